@@ -1,0 +1,3 @@
+"""leakview: find data leakage in image classifiers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""One module per ``leakview`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,390 @@
+"""Model bundles: save, load safely, preprocess and predict.
+
+A bundle is one file written with ``torch.save`` and read with ``torch.load(weights_only=True)``
+(see the README's file formats): a dict with ``format``, ``arch`` (a torchvision classification
+model name), ``classes``, ``input_size`` ``[H, W]``, ``mean``, ``std`` and ``state_dict``, plus
+optional keys such as ``gradcam_layer`` and ``trained_on``. TorchScript archives are accepted
+too, with their class names from a sidecar JSON. Nothing is ever unpickled with full pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from leakview.atomic import atomic_open
+
+BUNDLE_FORMAT = "leakview-model/1"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+REQUIRED_KEYS = ("format", "arch", "classes", "input_size", "mean", "std", "state_dict")
+DEFAULT_BATCH_SIZE = 32
+
+# Architectures whose constructors need extra arguments to build without pretrained weights.
+_ARCH_KWARGS: dict[str, dict[str, Any]] = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+
+
+class ModelLoadError(Exception):
+    """A model file that cannot be used; carries the path and a human-readable reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def classification_architectures() -> list[str]:
+    """Names of the torchvision classification models a bundle may use."""
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def choose_device(requested: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``requested`` if given (``"cpu"``, ``"cuda:1"``, ...), else CUDA
+    when available, else the CPU. ``"auto"`` means the same as ``None``."""
+    if requested is None or str(requested) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {requested!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} requested but CUDA is not available here")
+    return device
+
+
+def build_architecture(arch: str, num_classes: int, input_size: Sequence[int] = (224, 224)
+                       ) -> torch.nn.Module:
+    """A freshly initialised torchvision classifier ``arch`` with ``num_classes`` outputs."""
+    if arch not in classification_architectures():
+        raise ValueError(
+            f"unknown architecture {arch!r}: expected a torchvision classification model "
+            f"such as resnet18, mobilenet_v3_small or efficientnet_b0"
+        )
+    kwargs: dict[str, Any] = dict(_ARCH_KWARGS.get(arch, {}))
+    if arch.startswith("vit_"):
+        if input_size[0] != input_size[1]:
+            raise ValueError(f"{arch} needs a square input size, got {list(input_size)}")
+        kwargs["image_size"] = int(input_size[0])
+    return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+
+
+@dataclass
+class LoadedModel:
+    """A classifier ready for prediction and attribution.
+
+    ``module`` is the ``torch.nn.Module`` (in eval mode, on ``device``) mapping a preprocessed
+    batch ``N x 3 x H x W`` to logits ``N x len(classes)``.
+    """
+
+    module: torch.nn.Module
+    classes: list[str]
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    arch: str = "torchscript"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    extra: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def gradcam_layer(self) -> str | None:
+        """Module name of the Grad-CAM layer recorded in the bundle, if any."""
+        layer = self.extra.get("gradcam_layer")
+        return str(layer) if layer else None
+
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """RGB uint8 ``H x W x 3`` -> normalised float tensor ``3 x h x w`` on the device,
+        resized (bilinear, antialiased) to the model's input size."""
+        return self.preprocess_batch([image])[0]
+
+    def preprocess_batch(self, images: Iterable[np.ndarray]) -> torch.Tensor:
+        """Preprocess several images of any sizes into one ``N x 3 x h x w`` tensor."""
+        tensors = [self._resize(_to_float_tensor(image).to(self.device)) for image in images]
+        if not tensors:
+            return torch.empty((0, 3, *self.input_size), device=self.device)
+        batch = torch.cat(tensors, dim=0)
+        mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def _resize(self, tensor: torch.Tensor) -> torch.Tensor:
+        if tuple(tensor.shape[-2:]) == tuple(self.input_size):
+            return tensor
+        return F.interpolate(tensor, size=self.input_size, mode="bilinear",
+                             align_corners=False, antialias=True)
+
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits of a preprocessed batch (gradients flow; no mode change)."""
+        return self.module(batch)
+
+    def predict(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE
+                ) -> np.ndarray:
+        """Class probabilities ``N x C`` (float32) for RGB uint8 images, in batches."""
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = self.preprocess_batch(images[start:start + batch_size])
+                outputs.append(torch.softmax(self.module(batch).float(), dim=1).cpu().numpy())
+        if not outputs:
+            return np.zeros((0, self.num_classes), dtype=np.float32)
+        return np.concatenate(outputs, axis=0)
+
+    def to(self, device: str | torch.device) -> "LoadedModel":
+        """Move the model to ``device`` (in place) and return it."""
+        self.device = choose_device(device)
+        self.module.to(self.device)
+        return self
+
+
+def _to_float_tensor(image: np.ndarray) -> torch.Tensor:
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image H x W x 3, got {array.dtype} {array.shape}")
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def save_bundle(path: str | os.PathLike[str], module: torch.nn.Module, arch: str,
+                classes: Sequence[str], input_size: Sequence[int],
+                mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                **extra: Any) -> Path:
+    """Write a model bundle atomically (temp file + rename); returns the path.
+
+    ``extra`` adds optional keys (``gradcam_layer``, ``trained_on``, ...); their values must be
+    plain data (str, numbers, lists, dicts) so the bundle loads with ``weights_only=True``.
+    """
+    path = Path(path)
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "arch": arch,
+        "classes": [str(name) for name in classes],
+        "input_size": [int(size) for size in input_size],
+        "mean": [float(value) for value in mean],
+        "std": [float(value) for value in std],
+        "state_dict": {key: value.detach().cpu().clone()
+                       for key, value in module.state_dict().items()},
+        **extra,
+    }
+    with atomic_open(path, "wb") as stream:
+        torch.save(bundle, stream)
+    return path
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device | None = None
+               ) -> LoadedModel:
+    """Load a bundle or a TorchScript archive; never runs pickled code.
+
+    Raises :class:`ModelLoadError` naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(path, "no such file")
+    if path.is_dir():
+        raise ModelLoadError(path, "is a folder, not a model file")
+    try:
+        target_device = choose_device(device)
+    except ValueError as error:
+        raise ModelLoadError(path, str(error)) from None
+    if _is_torchscript(path):
+        return _load_torchscript(path, target_device)
+    bundle = _read_checkpoint(path)
+    return _model_from_bundle(path, bundle, target_device)
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _read_checkpoint(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        detail = str(error).split("\n")[0]
+        # A missing or permission problem shows up as OSError; everything weights_only refuses
+        # arrives here, including checkpoints crafted to run code.
+        raise ModelLoadError(
+            path,
+            "refused: this checkpoint needs full pickle to load (it references Python objects "
+            "that weights_only loading does not allow), and leakview never runs pickled code, "
+            "which could execute anything. Re-save it as a leakview bundle "
+            f"(leakview.models.save_bundle) from a trusted environment. Detail: {detail}",
+        ) from None
+    except PermissionError:
+        raise ModelLoadError(path, "permission denied") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        detail = str(error).split("\n")[0]
+        raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail})") from None
+
+
+def _model_from_bundle(path: Path, bundle: Any, device: torch.device) -> LoadedModel:
+    if not isinstance(bundle, dict):
+        raise ModelLoadError(path, f"not a leakview model bundle: it holds a "
+                                   f"{type(bundle).__name__}, not a dict")
+    missing = [key for key in REQUIRED_KEYS if key not in bundle]
+    if missing:
+        hint = ""
+        if all(isinstance(value, torch.Tensor) for value in bundle.values()):
+            hint = (" (it looks like a bare state_dict: wrap it with leakview.models.save_bundle, "
+                    "naming its arch, classes and input size)")
+        raise ModelLoadError(path, f"not a leakview model bundle: missing key(s) "
+                                   f"{', '.join(missing)}{hint}")
+    if bundle["format"] != BUNDLE_FORMAT:
+        raise ModelLoadError(path, f"unsupported bundle format {bundle['format']!r} "
+                                   f"(expected {BUNDLE_FORMAT!r})")
+    classes = _check_classes(path, bundle["classes"])
+    input_size = _check_floats(path, "input_size", bundle["input_size"], 2, integer=True)
+    mean = _check_floats(path, "mean", bundle["mean"], 3)
+    std = _check_floats(path, "std", bundle["std"], 3)
+    if any(value <= 0 for value in std):
+        raise ModelLoadError(path, f"key 'std' must be positive, got {list(std)}")
+    state_dict = bundle["state_dict"]
+    if not isinstance(state_dict, dict) or not all(
+            isinstance(value, torch.Tensor) for value in state_dict.values()):
+        raise ModelLoadError(path, "key 'state_dict' must map parameter names to tensors")
+    arch = bundle["arch"]
+    try:
+        module = build_architecture(str(arch), len(classes), input_size)
+    except (ValueError, TypeError) as error:
+        raise ModelLoadError(path, f"key 'arch': {error}") from None
+    _load_state_dict(path, module, state_dict, str(arch))
+    extra = {key: value for key, value in bundle.items()
+             if key not in REQUIRED_KEYS}
+    module.eval().to(device)
+    return LoadedModel(module=module, classes=classes, input_size=tuple(input_size),
+                       mean=tuple(mean), std=tuple(std), arch=str(arch), device=device,
+                       extra=extra, source=path)
+
+
+def _check_classes(path: Path, classes: Any) -> list[str]:
+    if (not isinstance(classes, (list, tuple)) or len(classes) < 2
+            or not all(isinstance(name, str) and name for name in classes)):
+        raise ModelLoadError(path, "key 'classes' must be a list of at least two class names")
+    if len(set(classes)) != len(classes):
+        raise ModelLoadError(path, "key 'classes' has duplicate names")
+    return list(classes)
+
+
+def _check_floats(path: Path, key: str, value: Any, length: int, integer: bool = False
+                  ) -> tuple:
+    try:
+        numbers = [float(item) for item in value]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != length or not all(np.isfinite(numbers)):
+        raise ModelLoadError(path, f"key {key!r} must be a list of {length} numbers, got {value!r}")
+    if integer:
+        if not all(number == int(number) and number >= 8 for number in numbers):
+            raise ModelLoadError(path, f"key {key!r} must be whole numbers >= 8, got {value!r}")
+        return tuple(int(number) for number in numbers)
+    return tuple(numbers)
+
+
+def _load_state_dict(path: Path, module: torch.nn.Module, state_dict: dict, arch: str) -> None:
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    wrong_shape = [f"{key} (file {tuple(state_dict[key].shape)}, {arch} "
+                   f"{tuple(expected[key].shape)})"
+                   for key in expected if key in state_dict
+                   and tuple(state_dict[key].shape) != tuple(expected[key].shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {'; '.join(wrong_shape[:2])})")
+    if problems:
+        raise ModelLoadError(path, f"state_dict does not fit architecture {arch!r} with "
+                                   f"the bundle's classes: "
+                                   f"{'; '.join(problems)} parameters")
+    module.load_state_dict(state_dict, strict=True)
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The JSON file describing a TorchScript archive: ``model.pt`` -> ``model.pt.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def _load_torchscript(path: Path, device: torch.device) -> LoadedModel:
+    candidates = [sidecar_path(path), path.with_suffix(".json")]
+    sidecar = next((candidate for candidate in candidates if candidate.is_file()), None)
+    if sidecar is None:
+        raise ModelLoadError(path, f"TorchScript archive without class names: write them to "
+                                   f"{candidates[0].name} as "
+                                   '{"classes": [...], "input_size": [H, W]}')
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(sidecar, f"unreadable sidecar JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(sidecar, "sidecar JSON must be an object with 'classes'")
+    classes = _check_classes(sidecar, meta.get("classes"))
+    input_size = _check_floats(sidecar, "input_size", meta.get("input_size", [224, 224]), 2,
+                               integer=True)
+    mean = _check_floats(sidecar, "mean", meta.get("mean", IMAGENET_MEAN), 3)
+    std = _check_floats(sidecar, "std", meta.get("std", IMAGENET_STD), 3)
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, OSError) as error:
+        raise ModelLoadError(path, f"unreadable TorchScript archive "
+                                   f"({str(error).splitlines()[0] if str(error) else error})"
+                             ) from None
+    module.eval().to(device)
+    extra = {key: value for key, value in meta.items()
+             if key not in ("classes", "input_size", "mean", "std")}
+    loaded = LoadedModel(module=module, classes=classes, input_size=tuple(input_size),
+                         mean=tuple(mean), std=tuple(std), arch="torchscript", device=device,
+                         extra=extra, source=path)
+    _check_output_width(path, loaded)
+    return loaded
+
+
+def _check_output_width(path: Path, model: LoadedModel) -> None:
+    probe = torch.zeros((1, 3, *model.input_size), device=model.device)
+    try:
+        with torch.inference_mode():
+            width = model.module(probe).shape[-1]
+    except Exception as error:  # a scripted module can raise anything on a bad input
+        raise ModelLoadError(path, f"the model fails on a {list(model.input_size)} input "
+                                   f"({type(error).__name__}: {error})") from None
+    if width != model.num_classes:
+        raise ModelLoadError(path, f"the model outputs {width} scores but the sidecar names "
+                                   f"{model.num_classes} classes")
+
+
+def describe(model: LoadedModel) -> dict[str, Any]:
+    """Plain-data summary of a loaded model (for ``leakview info`` and the GUI)."""
+    parameters = sum(p.numel() for p in model.module.parameters())
+    return {
+        "source": str(model.source) if model.source else None,
+        "arch": model.arch,
+        "classes": model.classes,
+        "input_size": list(model.input_size),
+        "mean": list(model.mean),
+        "std": list(model.std),
+        "parameters": int(parameters),
+        "device": str(model.device),
+        **{key: value for key, value in model.extra.items()},
+    }
