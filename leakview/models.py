@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,10 @@ def save_bundle(path: str | os.PathLike[str], module: torch.nn.Module, arch: str
     plain data (str, numbers, lists, dicts) so the bundle loads with ``weights_only=True``.
     """
     path = Path(path)
+    for key, value in extra.items():
+        if not _is_plain_data(value):
+            raise ValueError(f"bundle key {key!r} must hold plain data (str, numbers, lists, "
+                             f"dicts), not {type(value).__name__}")
     bundle = {
         "format": BUNDLE_FORMAT,
         "arch": arch,
@@ -184,6 +189,16 @@ def save_bundle(path: str | os.PathLike[str], module: torch.nn.Module, arch: str
     with atomic_open(path, "wb") as stream:
         torch.save(bundle, stream)
     return path
+
+
+def _is_plain_data(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain_data(item) for key, item in value.items())
+    return False
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device | None = None
@@ -217,11 +232,18 @@ def _is_torchscript(path: Path) -> bool:
 
 def _read_checkpoint(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        detail = str(error).split("\n")[0]
-        # A missing or permission problem shows up as OSError; everything weights_only refuses
-        # arrives here, including checkpoints crafted to run code.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        globals_named = [line for line in lines if "GLOBAL" in line]
+        if not globals_named:
+            detail = next((line for line in lines if line.startswith("Unsupported")), "")
+            raise ModelLoadError(path, f"not a PyTorch checkpoint (unreadable pickle data"
+                                       f"{': ' + detail if detail else ''})") from None
+        detail = globals_named[0]
+        # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
         raise ModelLoadError(
             path,
             "refused: this checkpoint needs full pickle to load (it references Python objects "
@@ -231,8 +253,8 @@ def _read_checkpoint(path: Path) -> Any:
         ) from None
     except PermissionError:
         raise ModelLoadError(path, "permission denied") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
-        detail = str(error).split("\n")[0]
+    except Exception as error:  # torch.load raises many types on arbitrary bytes
+        detail = str(error).split("\n")[0] or type(error).__name__
         raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail})") from None
 
 
@@ -346,7 +368,9 @@ def _load_torchscript(path: Path, device: torch.device) -> LoadedModel:
     mean = _check_floats(sidecar, "mean", meta.get("mean", IMAGENET_MEAN), 3)
     std = _check_floats(sidecar, "std", meta.get("std", IMAGENET_STD), 3)
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream
+            module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as error:
         raise ModelLoadError(path, f"unreadable TorchScript archive "
                                    f"({str(error).splitlines()[0] if str(error) else error})"

@@ -1,0 +1,53 @@
+"""The command line: version, help, and clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leakview import __version__
+from leakview.cli import main
+from leakview.models import build_architecture, save_bundle
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "leakview", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_version_and_help_in_a_real_process() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"leakview {__version__}"
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "info" in result.stdout and "gui" in result.stdout
+
+
+def test_unknown_command_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2
+
+
+def test_info_describes_a_bundle(tmp_path: Path, capsys) -> None:
+    module = build_architecture("mobilenet_v3_small", 2, (32, 32))
+    path = save_bundle(tmp_path / "m.pt", module, "mobilenet_v3_small", ["a", "b"], (32, 32))
+    assert main(["info", str(path), "--device", "cpu"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["arch"] == "mobilenet_v3_small"
+    assert described["classes"] == ["a", "b"]
+    assert described["input_size"] == [32, 32]
+
+
+def test_info_on_a_bad_file_prints_one_line_and_fails(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "notes.pt"
+    path.write_text("not a model")
+    assert main(["info", str(path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert str(path) in error and "not a PyTorch checkpoint" in error
