@@ -19,6 +19,7 @@ from leakview import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "leakview.commands.gui",
     "leakview.commands.info",
+    "leakview.commands.train_cmd",
 )
 
 EXIT_OK = 0
