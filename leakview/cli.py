@@ -19,7 +19,9 @@ from leakview import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "leakview.commands.gui",
     "leakview.commands.info",
+    "leakview.commands.demo_data",
     "leakview.commands.train_cmd",
+    "leakview.commands.scan_cmd",
 )
 
 EXIT_OK = 0
