@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakview.commands.demo_data",
     "leakview.commands.train_cmd",
     "leakview.commands.scan_cmd",
+    "leakview.commands.masks_cmd",
 )
 
 EXIT_OK = 0

@@ -1,0 +1,59 @@
+"""``leakview masks import SRC --format labelme|coco --root DIR``: import expected regions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from leakview.cli import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "masks", help="manage expected-region masks (import LabelMe / COCO annotations)",
+        description="Manage the expected-region masks stored under DIR/.leakview/masks.")
+    actions = parser.add_subparsers(dest="masks_action", metavar="ACTION", required=True)
+
+    importer = actions.add_parser(
+        "import", help="turn LabelMe or COCO annotations into mask PNGs",
+        description=(
+            "Read LabelMe JSON files (SRC = a file or a folder, searched recursively) or COCO "
+            "instance JSON files, rasterise the selected shapes and write one mask PNG per image "
+            "of DIR (atomically). Annotations that point outside DIR are refused. Prints what "
+            "was written and what was skipped, with reasons. Exit status 0 when at least one "
+            "mask was written, 1 otherwise."))
+    importer.add_argument("src", help="annotation file, or folder of annotation files")
+    importer.add_argument("--format", dest="fmt", required=True, choices=("labelme", "coco"),
+                          help="annotation format")
+    importer.add_argument("--root", required=True, help="image folder the annotations belong to")
+    importer.add_argument("--masks", help="masks root (default: ROOT/.leakview/masks)")
+    importer.add_argument("--labels",
+                          help="comma-separated LabelMe labels / COCO category names to keep "
+                               "(default: all)")
+    importer.add_argument("--no-overwrite", action="store_true",
+                          help="keep masks that already exist")
+    importer.set_defaults(func=run_import)
+
+
+def parse_labels(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None or only blanks -> None (all labels)."""
+    if text is None:
+        return None
+    labels = [part.strip() for part in text.split(",") if part.strip()]
+    return labels or None
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from leakview.masks import MaskError, import_masks
+
+    try:
+        report = import_masks(args.src, args.fmt, args.root, masks_root=args.masks,
+                              labels=parse_labels(args.labels),
+                              overwrite=not args.no_overwrite)
+    except MaskError as error:
+        raise CommandError(str(error)) from None
+    print(report.summary())
+    sys.stdout.flush()
+    if report.n_written == 0:
+        raise CommandError("no mask could be imported")
+    return 0
