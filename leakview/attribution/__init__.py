@@ -1,0 +1,30 @@
+"""Attribution methods with one call shape.
+
+``explain(model, image, method, target=None, progress=None, should_stop=None, **options)``
+returns an :class:`Attribution` for every registered method (``method_names()``: saliency,
+smoothgrad, integrated_gradients, gradcam, lime). ``METHODS`` describes each method and its
+options for the CLI and the GUI. ``saliency_batch`` computes saliency for many images in one
+forward/backward pass (the batch scan). See DESIGN.md, "Attribution conventions".
+"""
+
+from leakview.attribution.core import Attribution, Cancelled, OptionSpec
+from leakview.attribution.gradcam import find_gradcam_layer
+from leakview.attribution.lime_superpixels import build_perturbations, segment
+from leakview.attribution.registry import (METHODS, MethodInfo, explain, method_names,
+                                           resolve_options)
+from leakview.attribution.saliency import saliency_batch
+
+__all__ = [
+    "Attribution",
+    "Cancelled",
+    "METHODS",
+    "MethodInfo",
+    "OptionSpec",
+    "build_perturbations",
+    "explain",
+    "find_gradcam_layer",
+    "method_names",
+    "resolve_options",
+    "saliency_batch",
+    "segment",
+]

@@ -1,0 +1,183 @@
+"""The method registry and the one call shape shared by every attribution method.
+
+``METHODS`` maps a method name to a self-describing :class:`MethodInfo` (label, whether the
+map is signed, a description and its :class:`OptionSpec` options); the CLI builds its
+``--methods`` help and the GUI its menus and option widgets from it. :func:`explain` validates
+everything and runs one method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from leakview.attribution.core import (Attribution, OptionSpec, ProgressFn, Reporter, StopFn,
+                                       check_image, check_target)
+from leakview.attribution.gradcam import gradcam
+from leakview.attribution.integrated_gradients import integrated_gradients
+from leakview.attribution.lime_superpixels import (FEATURE_SELECTIONS, FILLS, SEGMENTATIONS,
+                                                   lime)
+from leakview.attribution.saliency import saliency, smoothgrad
+from leakview.models import LoadedModel
+
+_SEED = OptionSpec("seed", "int", 0, "Random seed (same seed -> identical map).",
+                   minimum=0, maximum=2 ** 32 - 1)
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """One registered method. ``function(model, image, target, reporter, **options)`` receives
+    every option (defaults filled in and validated)."""
+
+    name: str
+    label: str
+    signed: bool
+    description: str
+    options: tuple[OptionSpec, ...]
+    function: Callable[..., Attribution]
+
+    def option(self, name: str) -> OptionSpec:
+        for spec in self.options:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {spec.name: spec.default for spec in self.options}
+
+
+METHODS: dict[str, MethodInfo] = {
+    "saliency": MethodInfo(
+        name="saliency", label="Saliency", signed=False,
+        description="Gradient saliency (Simonyan et al. 2013): max over colour channels of "
+                    "|d logit / d input|. One forward and backward pass.",
+        options=(), function=saliency),
+    "smoothgrad": MethodInfo(
+        name="smoothgrad", label="SmoothGrad", signed=False,
+        description="SmoothGrad (Smilkov et al. 2017): saliency averaged over noisy copies of "
+                    "the input.",
+        options=(
+            OptionSpec("noise", "float", 0.15, "Noise standard deviation as a fraction of the "
+                       "input's value range.", minimum=0.0, maximum=1.0),
+            OptionSpec("samples", "int", 25, "Number of noisy copies.", minimum=1,
+                       maximum=10000),
+            OptionSpec("batch_size", "int", 25, "Noisy copies per forward/backward batch.",
+                       minimum=1, maximum=4096),
+            _SEED,
+        ),
+        function=smoothgrad),
+    "integrated_gradients": MethodInfo(
+        name="integrated_gradients", label="Integrated gradients", signed=True,
+        description="Integrated gradients (Sundararajan et al. 2017) of the target logit from "
+                    "a baseline image; map = sum over channels (signed). Completeness check "
+                    "in extras.",
+        options=(
+            OptionSpec("baseline", "choice", "black", "Baseline image: black pixels or a "
+                       "Gaussian-blurred copy of the input.", choices=("black", "blurred")),
+            OptionSpec("sigma", "float", 10.0, "Blur sigma of the blurred baseline, in "
+                       "model-input pixels.", minimum=0.1, maximum=1000.0),
+            OptionSpec("steps", "int", 50, "Integration steps.", minimum=1, maximum=10000),
+            OptionSpec("rule", "choice", "trapezoid", "Riemann rule: trapezoid (steps + 1 "
+                       "points) or midpoint (steps points).", choices=("trapezoid", "midpoint")),
+            OptionSpec("batch_size", "int", 25, "Interpolated images per forward/backward "
+                       "batch.", minimum=1, maximum=4096),
+        ),
+        function=integrated_gradients),
+    "gradcam": MethodInfo(
+        name="gradcam", label="Grad-CAM", signed=False,
+        description="Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map "
+                    "(detected automatically, or the bundle's gradcam_layer, or the 'layer' "
+                    "option).",
+        options=(
+            OptionSpec("layer", "str", "", "Module name of the feature-map layer (as in "
+                       "named_modules(), e.g. 'layer4'); empty = the bundle's gradcam_layer "
+                       "or automatic detection."),
+        ),
+        function=gradcam),
+    "lime": MethodInfo(
+        name="lime", label="LIME", signed=True,
+        description="LIME (Ribeiro et al. 2016): superpixels switched on and off, a weighted "
+                    "linear surrogate fitted by the lime package; each superpixel painted with "
+                    "its weight (signed).",
+        options=(
+            OptionSpec("samples", "int", 1000, "Perturbed samples.", minimum=2,
+                       maximum=1_000_000),
+            OptionSpec("superpixels", "int", 50, "Target number of superpixels (slic, "
+                       "felzenszwalb, grid; quickshift uses lime's defaults).", minimum=2,
+                       maximum=100_000),
+            OptionSpec("segmentation", "choice", "slic", "Superpixel algorithm "
+                       "(scikit-image; grid = regular cells).", choices=SEGMENTATIONS),
+            OptionSpec("compactness", "float", 10.0, "SLIC compactness (higher = squarer "
+                       "superpixels).", minimum=1e-3, maximum=1e4),
+            OptionSpec("fill", "choice", "mean", "What replaces a hidden superpixel: its mean "
+                       "colour, a blurred copy, or a constant colour.", choices=FILLS),
+            OptionSpec("fill_value", "str", "0", "Colour for fill=constant: one grey level or "
+                       "'r,g,b', 0..255."),
+            OptionSpec("blur_sigma", "float", 10.0, "Blur sigma for fill=blur, in model-input "
+                       "pixels.", minimum=0.1, maximum=1000.0),
+            OptionSpec("kernel_width", "float", 0.25, "Width of lime's exponential kernel on "
+                       "the cosine distance.", minimum=1e-6, maximum=100.0),
+            OptionSpec("feature_selection", "choice", "auto", "lime's feature selection.",
+                       choices=FEATURE_SELECTIONS),
+            OptionSpec("num_features", "int", 0, "Superpixels kept in the surrogate "
+                       "(0 = all).", minimum=0, maximum=100_000),
+            OptionSpec("batch_size", "int", 100, "Perturbed images per forward batch.",
+                       minimum=1, maximum=100_000),
+            _SEED,
+            OptionSpec("early_stop", "bool", False, "Stop sampling once the top-5 positive "
+                       "superpixels stop changing."),
+            OptionSpec("early_stop_tolerance", "float", 0.0, "Early stop counts a check as "
+                       "unchanged when the top-5 Jaccard overlap is >= 1 - tolerance.",
+                       minimum=0.0, maximum=1.0),
+            OptionSpec("early_stop_patience", "int", 3, "Consecutive unchanged checks "
+                       "(one every ~10% of samples) before an early stop.", minimum=1,
+                       maximum=1000),
+        ),
+        function=lime),
+}
+
+
+def method_names() -> list[str]:
+    """Registered method names in registry order."""
+    return list(METHODS)
+
+
+def resolve_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The effective options of ``method``: defaults plus ``options``, validated and coerced.
+    Raises ValueError for an unknown method or option or a bad value."""
+    info = _info(method)
+    valid = [spec.name for spec in info.options]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        allowed = ", ".join(valid) if valid else "none"
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
+                         f"valid options: {allowed}")
+    return {spec.name: spec.validate(options.get(spec.name, spec.default), method)
+            for spec in info.options}
+
+
+def _info(method: str) -> MethodInfo:
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; valid methods: "
+                         f"{', '.join(METHODS)}")
+    return METHODS[method]
+
+
+def explain(model: LoadedModel, image: np.ndarray, method: str, target: int | None = None,
+            progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+            **options: Any) -> Attribution:
+    """Run attribution ``method`` on one RGB uint8 image for class ``target`` (default: the
+    predicted class).
+
+    ``progress(done, total, provisional)`` is called after each batch (at least once, at the
+    end, with the final result); ``should_stop()`` is checked between batches and raises
+    :class:`Cancelled` when true. Unknown methods/options, bad values or an out-of-range
+    target raise ValueError.
+    """
+    info = _info(method)
+    effective = resolve_options(method, options)
+    chosen = check_target(model, target)
+    image = check_image(image)
+    return info.function(model, image, chosen, Reporter(progress, should_stop), **effective)
