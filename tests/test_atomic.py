@@ -31,3 +31,13 @@ def test_only_write_modes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         with atomic_open(tmp_path / "x", "a"):
             pass
+
+
+def test_new_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = atomic_write_bytes(tmp_path / "shared.pt", b"data")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
