@@ -117,19 +117,14 @@ class LoadedModel:
 
     def preprocess_batch(self, images: Iterable[np.ndarray]) -> torch.Tensor:
         """Preprocess several images of any sizes into one ``N x 3 x h x w`` tensor."""
-        tensors = [self._resize(_to_float_tensor(image).to(self.device)) for image in images]
-        if not tensors:
+        resized = [resize_uint8(image, self.input_size) for image in images]
+        if not resized:
             return torch.empty((0, 3, *self.input_size), device=self.device)
-        batch = torch.cat(tensors, dim=0)
+        batch = torch.from_numpy(np.stack(resized)).to(self.device)
+        batch = batch.permute(0, 3, 1, 2).float() / 255.0
         mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
         return (batch - mean) / std
-
-    def _resize(self, tensor: torch.Tensor) -> torch.Tensor:
-        if tuple(tensor.shape[-2:]) == tuple(self.input_size):
-            return tensor
-        return F.interpolate(tensor, size=self.input_size, mode="bilinear",
-                             align_corners=False, antialias=True)
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits of a preprocessed batch (gradients flow; no mode change)."""
@@ -154,11 +149,21 @@ class LoadedModel:
         return self
 
 
-def _to_float_tensor(image: np.ndarray) -> torch.Tensor:
+def resize_uint8(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Resize an RGB uint8 image to ``size`` (h, w): bilinear, antialiased, in uint8 on the CPU.
+
+    The one resize of leakview's preprocessing: training, prediction and attribution all use
+    it, so a model sees the same pixels whichever path an image takes.
+    """
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image H x W x 3, got {array.dtype} {array.shape}")
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255.0
+    if tuple(array.shape[:2]) == tuple(size):
+        return np.ascontiguousarray(array)
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].contiguous()
+    resized = F.interpolate(tensor, size=tuple(int(v) for v in size), mode="bilinear",
+                            align_corners=False, antialias=True)
+    return resized[0].permute(1, 2, 0).contiguous().numpy()
 
 
 def save_bundle(path: str | os.PathLike[str], module: torch.nn.Module, arch: str,

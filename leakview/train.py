@@ -30,6 +30,7 @@ from leakview.models import (
     build_architecture,
     choose_device,
     load_model,
+    resize_uint8,
     save_bundle,
 )
 
@@ -57,15 +58,6 @@ def find_classes(root: str | os.PathLike[str]) -> list[str]:
         raise ValueError(f"{root}: an ImageFolder tree needs at least two class folders "
                          f"(root/<class>/<image>), found {classes or 'none'}")
     return classes
-
-
-def resize_uint8(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """Resize an RGB uint8 image to ``size`` (h, w) with the same filter as model preprocessing."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-    if tuple(tensor.shape[-2:]) != tuple(size):
-        tensor = F.interpolate(tensor, size=tuple(size), mode="bilinear", align_corners=False,
-                               antialias=True)
-    return tensor[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def load_image_folder(root: str | os.PathLike[str], input_size: Sequence[int],
@@ -206,6 +198,7 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     else:
         module = build_architecture(arch, len(data.classes), input_size)
     module.to(target_device)
+    _quicken_batchnorm(module)
     train_idx, val_idx = split_indices(data.labels, val_split, seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate,
@@ -272,6 +265,16 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     evaluator.extra = {"trained_on": trained_on, **(extra or {})}
     return TrainResult(model=evaluator, history=history, best_epoch=best_epoch,
                        best_val_accuracy=best_val, interrupted=interrupted, out=out_path)
+
+
+def _quicken_batchnorm(module: torch.nn.Module, momentum: float = 0.1) -> None:
+    """Some torchvision models (MobileNetV3, EfficientNet) use BatchNorm momentum 0.01 for long
+    ImageNet runs; on a few hundred steps their running statistics would lag far behind the
+    weights and evaluation would collapse to one class. Training-time only: inference is
+    unaffected."""
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.momentum is not None:
+            layer.momentum = max(layer.momentum, momentum)
 
 
 def _provenance(data: ImageFolderData, train_idx: np.ndarray, val_idx: np.ndarray, epochs: int,
