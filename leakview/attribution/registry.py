@@ -111,8 +111,11 @@ METHODS: dict[str, MethodInfo] = {
                        "(scikit-image; grid = regular cells).", choices=SEGMENTATIONS),
             OptionSpec("compactness", "float", 10.0, "SLIC compactness (higher = squarer "
                        "superpixels).", minimum=1e-3, maximum=1e4),
-            OptionSpec("fill", "choice", "mean", "What replaces a hidden superpixel: its mean "
-                       "colour, a blurred copy, or a constant colour.", choices=FILLS),
+            OptionSpec("fill", "choice", "blur", "What replaces a hidden superpixel: a blurred "
+                       "copy (default), its mean colour (the lime package's default), or a "
+                       "constant colour. The mean colour keeps colour cues, so hiding a "
+                       "superpixel may not hide its evidence: on the demo world it left LIME "
+                       "unable to tell the clean model from the leaky one.", choices=FILLS),
             OptionSpec("fill_value", "str", "0", "Colour for fill=constant: one grey level or "
                        "'r,g,b', 0..255."),
             OptionSpec("blur_sigma", "float", 10.0, "Blur sigma for fill=blur, in model-input "

@@ -1,0 +1,121 @@
+"""``leakview scan DIR --csv OUT.csv``: the headless leak check (CI gate) and
+``leakview merge A.csv B.csv -o ALL.csv``: join shard CSVs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from leakview.cli import CommandError
+
+EXIT_LEAK = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from leakview.attribution import method_names
+
+    parser = subparsers.add_parser(
+        "scan", help="explain every image of a folder, measure overlap with masks, write a CSV",
+        description=(
+            "Scan DIR: predict, compute attribution maps, compare them with the expected-region "
+            "masks and write one CSV row per (image, method). Exit status 0 = done, 1 = failure, "
+            "2 = bad arguments, 3 = --fail-on-leak and the folder verdict is leak."))
+    parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
+    parser.add_argument("--model", help="model bundle (default: the bundled demo-clean model)")
+    parser.add_argument("--methods", default="saliency",
+                        help=f"comma-separated, from: {', '.join(method_names())} "
+                             "(default: %(default)s)")
+    parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
+    parser.add_argument("--csv", required=True, help="CSV to write")
+    parser.add_argument("--maps", help="save each map as DIR/<image>.<method>.npy (float32)")
+    parser.add_argument("--figures", help="save an original|saliency|LIME triptych per image")
+    parser.add_argument("--summary", help="write the per-class / per-method summary as JSON")
+    parser.add_argument("--fail-on-leak", action="store_true",
+                        help="exit with status 3 when the folder verdict is leak")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep rows already written by an interrupted run and skip them")
+    parser.add_argument("--shard", help="K/N: process the K-th of N deterministic parts")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
+    parser.add_argument("--lime-samples", type=int, help="LIME samples (default: registry's)")
+    parser.add_argument("--seed", type=int, help="seed for the sampling methods")
+    parser.add_argument("--min-topk-share", type=float,
+                        help="leak flag when less than this share of the top 5%% pixels lies "
+                             "in the mask (scaled down for masks under 5%% of the image; "
+                             "default: 0.2)")
+    parser.add_argument("--max-flag-rate", type=float,
+                        help="folder verdict leak when this share of images is flagged "
+                             "(default: 0.5)")
+    parser.set_defaults(func=run)
+
+    merge = subparsers.add_parser(
+        "merge", help="join shard CSVs written by `leakview scan --shard`",
+        description="Join scan CSVs into one (sorted, duplicates dropped), atomically.")
+    merge.add_argument("inputs", nargs="+", help="CSV files to join")
+    merge.add_argument("-o", "--output", required=True, help="merged CSV to write")
+    merge.set_defaults(func=run_merge)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise CommandError(f"--shard must look like K/N (e.g. 2/4), got {text!r}", 2) from None
+    if not 1 <= index <= count:
+        raise CommandError(f"--shard {text}: need 1 <= K <= N", 2)
+    return index, count
+
+
+def run(args: argparse.Namespace) -> int:
+    from leakview.pipeline import ScanJob, run_scan_to_files
+
+    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CommandError(f"{folder}: no such folder", 2)
+    if args.batch_size < 1:
+        raise CommandError("--batch-size must be at least 1", 2)
+    job = ScanJob(folder=folder, csv=Path(args.csv), model=args.model, methods=methods,
+                  masks=Path(args.masks) if args.masks else None,
+                  maps=Path(args.maps) if args.maps else None,
+                  figures=Path(args.figures) if args.figures else None,
+                  summary=Path(args.summary) if args.summary else None,
+                  resume=args.resume, shard=parse_shard(args.shard), device=args.device,
+                  batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
+                  min_topk_share=args.min_topk_share, max_flag_rate=args.max_flag_rate)
+    from leakview.csvio import CsvFormatError
+    from leakview.models import ModelLoadError
+
+    try:
+        outcome = run_scan_to_files(job, stream=sys.stderr)
+    except (ModelLoadError, CsvFormatError, OSError) as error:
+        raise CommandError(str(error)) from None
+    except ValueError as error:
+        raise CommandError(str(error), 2) from None
+    print(f"{outcome.rows_written} rows -> {job.csv} ({outcome.images} images, "
+          f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
+          f"verdict: {outcome.verdict['verdict']}")
+    for method, stats in outcome.verdict["methods"].items():
+        rate = "n/a" if stats["flag_rate"] is None else f"{stats['flag_rate']:.0%}"
+        print(f"  {method}: flagged {stats['flagged']} of "
+              f"{stats['images'] - stats['errors'] - stats['undefined']} judged ({rate}), "
+              f"{stats['undefined']} undefined (no mask or an all-zero map) -> {stats['verdict']}")
+    if args.fail_on_leak and outcome.verdict["verdict"] == "leak":
+        return EXIT_LEAK
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from leakview.attribution import method_names
+    from leakview.csvio import CsvFormatError, merge_csv
+
+    try:
+        count = merge_csv(args.inputs, args.output, method_order=method_names())
+    except CsvFormatError as error:
+        raise CommandError(str(error)) from None
+    print(f"{count} rows -> {args.output}")
+    return 0
+

@@ -1,0 +1,179 @@
+"""Summaries and figures of scan results: per-class/per-method tables and the study's triptych
+(original | saliency overlay | LIME top superpixels), with the mask outline when there is one."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from leakview.atomic import atomic_write_bytes
+from leakview.verdict import VerdictRule, folder_verdict
+
+MASK_OUTLINE_COLOR = (0, 255, 255)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
+              ) -> dict[str, Any]:
+    """Folder summary: the verdict (see :mod:`leakview.verdict`), and per class (true label,
+    else ``(unlabelled)``) and method: image count, errors, mean mass_in_mask, flag rate,
+    accuracy where labels are known."""
+    rows = list(rows)
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row.get("label") or "(unlabelled)", str(row["method"])), []).append(row)
+    per_class = []
+    for (label, method), members in sorted(groups.items()):
+        masses = [m for m in (_number(row.get("mass_in_mask")) for row in members)
+                  if m is not None]
+        flags = [f for f in (_number(row.get("leak_flag")) for row in members) if f is not None]
+        labelled = [row for row in members if row.get("label") and not row.get("error")]
+        correct = sum(1 for row in labelled if row.get("predicted") == row.get("label"))
+        per_class.append({
+            "label": label, "method": method, "images": len(members),
+            "errors": sum(1 for row in members if row.get("error")),
+            "mean_mass_in_mask": sum(masses) / len(masses) if masses else None,
+            "flag_rate": sum(flags) / len(flags) if flags else None,
+            "accuracy": correct / len(labelled) if labelled else None,
+        })
+    verdict = folder_verdict(rows, rule)
+    return {**verdict, "per_class": per_class}
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The per-class table as aligned plain text (for terminals and reports)."""
+    header = ("class", "method", "images", "errors", "mass_in_mask", "flag_rate", "accuracy")
+    lines = [header]
+    for entry in summary["per_class"]:
+        lines.append((entry["label"], entry["method"], str(entry["images"]), str(entry["errors"]),
+                      _fmt(entry["mean_mass_in_mask"]), _fmt(entry["flag_rate"]),
+                      _fmt(entry["accuracy"])))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
+    """Map values in [0, 1] to RGB uint8 with a matplotlib colormap (no pyplot, no GUI)."""
+    from matplotlib import colormaps
+
+    table = (colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    return table[np.clip(np.nan_to_num(values) * 255, 0, 255).astype(np.uint8)]
+
+
+def normalise_map(attribution_map: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Scale a map to [0, 1] for display: positive evidence over its 99.5th percentile (robust
+    to a few hot pixels); a signed map is shown as its positive part."""
+    positive = np.maximum(np.nan_to_num(attribution_map.astype(np.float32)), 0)
+    top = float(np.percentile(positive, 99.5)) if positive.size else 0.0
+    if top <= 0:
+        top = float(positive.max()) if positive.size else 0.0
+    return positive / top if top > 0 else np.zeros_like(positive)
+
+
+def overlay(image: np.ndarray, attribution_map: np.ndarray, alpha: float = 0.6,
+            cmap: str = "inferno") -> np.ndarray:
+    """The image with a heat map blended on top (stronger where the map is higher)."""
+    heat = normalise_map(attribution_map)
+    colours = colormap(heat, cmap).astype(np.float32)
+    weight = (alpha * heat)[..., None]
+    return (image.astype(np.float32) * (1 - weight) + colours * weight).round().astype(np.uint8)
+
+
+def lime_panel(image: np.ndarray, segments: np.ndarray, weights: Sequence[float],
+               top: int = 5) -> np.ndarray:
+    """LIME as the study showed it: the top positive superpixels kept, the rest dimmed."""
+    weights = np.asarray(weights, dtype=np.float64)
+    order = [int(i) for i in np.argsort(-weights) if weights[i] > 0][:top]
+    segments = _resize_nearest(segments, image.shape[:2])
+    keep = np.isin(segments, order)
+    panel = (image.astype(np.float32) * 0.25).astype(np.uint8)
+    panel[keep] = image[keep]
+    return _draw_outline(panel, keep, (255, 255, 0))
+
+
+def _resize_nearest(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    rows = (np.arange(shape[0]) * array.shape[0] // shape[0]).clip(0, array.shape[0] - 1)
+    cols = (np.arange(shape[1]) * array.shape[1] // shape[1]).clip(0, array.shape[1] - 1)
+    return array[rows][:, cols]
+
+
+def _draw_outline(image: np.ndarray, region: np.ndarray, colour: tuple[int, int, int]
+                  ) -> np.ndarray:
+    """Paint the boundary pixels of ``region`` (inside pixels with an outside 4-neighbour)."""
+    padded = np.pad(region, 1, mode="edge")
+    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    edge = region & ~interior
+    thick = edge.copy()
+    thick[1:] |= edge[:-1]
+    thick[:, 1:] |= edge[:, :-1]
+    result = image.copy()
+    result[thick] = colour
+    return result
+
+
+def triptych(image: np.ndarray, panels: Sequence[tuple[str, np.ndarray]],
+             mask: np.ndarray | None = None, title: str = "") -> np.ndarray:
+    """Side-by-side panels (each the image's size) with captions and the mask outline."""
+    height, width = image.shape[:2]
+    scale = max(1.0, 240 / height)
+    panel_w, panel_h = int(round(width * scale)), int(round(height * scale))
+    caption_h = 22
+    title_h = 22 if title else 0
+    canvas = Image.new("RGB", (panel_w * len(panels) + 8 * (len(panels) - 1),
+                               panel_h + caption_h + title_h), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    if title:
+        draw.text((4, 4), title, fill=(0, 0, 0), font=font)
+    for position, (caption, pixels) in enumerate(panels):
+        if mask is not None:
+            pixels = _draw_outline(pixels, mask, MASK_OUTLINE_COLOR)
+        tile = Image.fromarray(pixels).resize((panel_w, panel_h), Image.Resampling.NEAREST
+                                              if scale > 1 else Image.Resampling.BILINEAR)
+        x = position * (panel_w + 8)
+        canvas.paste(tile, (x, title_h))
+        draw.text((x + 4, title_h + panel_h + 5), caption, fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
+
+
+def study_figure(image: np.ndarray, attributions: Mapping[str, Any],
+                 mask: np.ndarray | None = None, title: str = "") -> np.ndarray:
+    """original | saliency overlay | LIME top superpixels, from the maps that were computed
+    (a method other than saliency/LIME fills a missing slot)."""
+    panels: list[tuple[str, np.ndarray]] = [("original", image)]
+    gradient_methods = [name for name in attributions if name != "lime"]
+    if gradient_methods:
+        first = "saliency" if "saliency" in attributions else gradient_methods[0]
+        panels.append((first, overlay(image, attributions[first].map)))
+    if "lime" in attributions:
+        lime = attributions["lime"]
+        panels.append(("lime (top 5 superpixels)",
+                       lime_panel(image, lime.extras["segments"], lime.extras["weights"])))
+    return triptych(image, panels, mask, title)
+
+
+def save_png(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
+    """Write an RGB uint8 array as PNG, atomically."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return atomic_write_bytes(path, buffer.getvalue())

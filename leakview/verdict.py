@@ -1,0 +1,105 @@
+"""The leak verdict: when an image's explanation, and a folder's, count as a leak.
+
+Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and the GUI):
+
+* **Per (image, method)** — ``leak_flag = 1`` when too few of the most-attributed pixels fall
+  in the expected region: ``topk_intersection`` (the share of the top 5% pixels by positive
+  attribution that lie inside the mask) is below ``min_topk_share`` times the share the mask
+  could hold at most, ``min(1, mask_area_frac / topk_fraction)`` (a mask smaller than the top-k
+  set cannot contain all of it). With the defaults: fewer than one in five of the hottest 5% of
+  pixels on the expected region means the model looks elsewhere. Undefined when the metric is
+  (no mask, empty mask, all-zero map): empty flag.
+  Chosen on the demo world (``benchmarks/demo_verdicts.py``): it separates demo-clean from
+  demo-leaky for saliency and LIME, where the concentration ratio left saliency's pixel-level
+  noise on the wrong side for up to 1 image in 8.
+* **Per folder and method** — the method calls the folder leaky when the share of flagged images
+  (among images with a defined flag) reaches ``max_flag_rate``. The folder verdict is ``leak``
+  when any requested method calls it leaky, ``ok`` when all defined methods say no, and
+  ``undetermined`` when no image had a defined flag (no masks).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping
+
+LEAK = "leak"
+OK = "ok"
+UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """Thresholds of the leak verdict (see the module docstring)."""
+
+    min_topk_share: float = 0.2
+    max_flag_rate: float = 0.5
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
+              topk_fraction: float = 0.05) -> int | None:
+    """1 (leak), 0 (no leak) or None (undefined) for one image's metrics."""
+    share = _as_number(metrics.get("topk_intersection"))
+    area = _as_number(metrics.get("mask_area_frac"))
+    if share is None or area is None or area <= 0:
+        return None
+    achievable = min(1.0, area / topk_fraction)
+    return int(share < rule.min_topk_share * achievable)
+
+
+def _as_number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
+                   ) -> dict[str, Any]:
+    """Folder-level verdict from scan rows (dicts, or CSV rows of strings).
+
+    Returns ``{"verdict": "leak"|"ok"|"undetermined", "rule": {...}, "methods": {method:
+    {"images", "flagged", "undefined", "errors", "flag_rate", "mean_mass_in_mask",
+    "verdict"}}}``.
+    """
+    per_method: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        stats = per_method.setdefault(str(row["method"]), {
+            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "_mass": []})
+        stats["images"] += 1
+        if row.get("error"):
+            stats["errors"] += 1
+            continue
+        flag = _as_number(row.get("leak_flag"))
+        if flag is None:
+            stats["undefined"] += 1
+        else:
+            stats["flagged"] += int(flag >= 0.5)
+        mass = _as_number(row.get("mass_in_mask"))
+        if mass is not None:
+            stats["_mass"].append(mass)
+    verdicts = []
+    for stats in per_method.values():
+        masses = stats.pop("_mass")
+        judged = stats["images"] - stats["errors"] - stats["undefined"]
+        stats["mean_mass_in_mask"] = sum(masses) / len(masses) if masses else None
+        stats["flag_rate"] = stats["flagged"] / judged if judged else None
+        if judged == 0:
+            stats["verdict"] = UNDETERMINED
+        else:
+            stats["verdict"] = LEAK if stats["flag_rate"] >= rule.max_flag_rate else OK
+        verdicts.append(stats["verdict"])
+    if LEAK in verdicts:
+        overall = LEAK
+    elif OK in verdicts:
+        overall = OK
+    else:
+        overall = UNDETERMINED
+    return {"verdict": overall, "rule": rule.as_dict(), "methods": per_method}
