@@ -1,0 +1,273 @@
+"""The centre view: a pyqtgraph ViewBox with the image, one ImageItem per attribution layer,
+the mask (translucent fill + outline) and the drawing previews.
+
+Coordinates: the image item puts pixel ``(row r, column c)`` on the square ``[c, c+1] x
+[r, r+1]`` of the view, so the *image* coordinate of a view point is ``view - 0.5`` (pixel
+centres at integers, the convention of :mod:`leakview.masks`). :meth:`ImageCanvas.to_image`
+and :meth:`ImageCanvas.to_viewport` convert. Wheel zooms, left-drag pans (with a drawing tool
+active: Space + drag), :meth:`fit` and :meth:`one_to_one` set the zoom.
+
+Each layer item carries ``image_id`` (the image path) and ``generation`` (the session's
+generation) of the result it shows, so a test -- or a suspicious user -- can check that an
+overlay belongs to the image on screen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem,
+                               QWidget)
+
+from leakview.report import normalise_map
+
+MASK_RGBA = (0, 229, 255)
+MASK_FILL_ALPHA = 70
+PREVIEW_COLOR = QColor(255, 235, 59)
+Z_BASE, Z_LAYERS, Z_MASK, Z_PREVIEW = 0, 10, 50, 100
+
+
+def layer_lut(colormap: str) -> np.ndarray:
+    """RGBA lookup table of a pyqtgraph colormap whose alpha rises with the value, so a low
+    attribution leaves the image visible."""
+    try:
+        cmap = pg.colormap.get(colormap)
+    except Exception:  # unknown name in old settings
+        cmap = pg.colormap.get("inferno")
+    rgb = cmap.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+    alpha = np.clip(np.linspace(0, 1, 256) * 1.6, 0, 1) * 255
+    return np.column_stack([rgb[:, :3], alpha.astype(np.uint8)])
+
+
+def mask_display(mask: np.ndarray) -> np.ndarray:
+    """0 = outside, 1 = inside, 2 = boundary (inside pixel with an outside 4-neighbour)."""
+    padded = np.pad(mask, 1, mode="constant", constant_values=False)
+    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    out = mask.astype(np.uint8)
+    out[mask & ~interior] = 2
+    return out
+
+
+class ImageCanvas(pg.GraphicsView):
+    """Image + layers + mask + previews in one zoomable, pannable ViewBox."""
+
+    hovered = Signal(float, float)  # image coordinates under the mouse
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=pg.mkColor(40, 40, 44))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False,
+                             defaultPadding=0.02)
+        self.setCentralItem(self.vb)
+        self.base = pg.ImageItem(axisOrder="row-major")
+        self.base.setZValue(Z_BASE)
+        self.vb.addItem(self.base)
+        self.layers: dict[str, pg.ImageItem] = {}
+        self.layer_order: list[str] = []
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item.setZValue(Z_MASK)
+        self.vb.addItem(self.mask_item)
+        self.mask_item.setVisible(False)
+        self.image_id: str | None = None
+        self.generation = -1
+        self.shape: tuple[int, int] | None = None
+        pen = QPen(PREVIEW_COLOR)
+        pen.setCosmetic(True)
+        pen.setWidthF(1.5)
+        self.preview = QGraphicsPathItem()
+        self.preview.setPen(pen)
+        self.preview.setZValue(Z_PREVIEW)
+        self.vb.addItem(self.preview, ignoreBounds=True)
+        self.rect_preview = QGraphicsRectItem()
+        self.ellipse_preview = QGraphicsEllipseItem()
+        for item in (self.rect_preview, self.ellipse_preview):
+            item.setPen(pen)
+            item.setBrush(QColor(255, 235, 59, 40))
+            item.setZValue(Z_PREVIEW)
+            item.setVisible(False)
+            self.vb.addItem(item, ignoreBounds=True)
+        self.stroke_preview = QGraphicsPathItem()
+        self.stroke_preview.setZValue(Z_PREVIEW)
+        self.vb.addItem(self.stroke_preview, ignoreBounds=True)
+        self.cursor_circle = QGraphicsEllipseItem()
+        cursor_pen = QPen(QColor(255, 255, 255))
+        cursor_pen.setCosmetic(True)
+        self.cursor_circle.setPen(cursor_pen)
+        self.cursor_circle.setZValue(Z_PREVIEW + 1)
+        self.cursor_circle.setVisible(False)
+        self.vb.addItem(self.cursor_circle, ignoreBounds=True)
+        self.set_mask_color(MASK_RGBA)
+
+    # -- image ---------------------------------------------------------------------------
+    def set_image(self, pixels: np.ndarray, image_id: str, generation: int) -> None:
+        same = image_id == self.image_id and self.shape == pixels.shape[:2]
+        self.base.setImage(pixels, autoLevels=False, levels=(0, 255))
+        self.image_id, self.generation = image_id, generation
+        self.shape = pixels.shape[:2]
+        self.clear_layers()
+        if not same:
+            self.mask_item.clear()
+            self.mask_item.setVisible(False)
+            self.fit()
+
+    def clear(self) -> None:
+        self.base.clear()
+        self.clear_layers()
+        self.mask_item.clear()
+        self.mask_item.setVisible(False)
+        self.image_id, self.shape = None, None
+
+    def fit(self) -> None:
+        if self.shape is not None:
+            height, width = self.shape
+            self.vb.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel, centred on the current view."""
+        if self.shape is None:
+            return
+        view = self.vb.viewRect()
+        centre = view.center()
+        size = self.vb.boundingRect().size()
+        ratio = self.devicePixelRatioF() or 1.0
+        width, height = size.width() / ratio, size.height() / ratio
+        self.vb.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height),
+                         padding=0)
+
+    def zoom(self, factor: float) -> None:
+        self.vb.scaleBy((1 / factor, 1 / factor))
+
+    # -- layers ----------------------------------------------------------------------------
+    def layer(self, method: str) -> pg.ImageItem:
+        if method not in self.layers:
+            item = pg.ImageItem(axisOrder="row-major")
+            item.image_id = None
+            item.generation = -1
+            item.provisional = False
+            self.layer_order.append(method)
+            item.setZValue(Z_LAYERS + len(self.layer_order))
+            self.vb.addItem(item)
+            self.layers[method] = item
+        return self.layers[method]
+
+    def set_layer(self, method: str, attribution_map: np.ndarray, signed: bool, image_id: str,
+                  generation: int, provisional: bool = False) -> None:
+        """Show a map (normalised for display by ``report.normalise_map``)."""
+        item = self.layer(method)
+        item.setImage(normalise_map(attribution_map, signed), autoLevels=False, levels=(0, 1))
+        item.image_id, item.generation, item.provisional = image_id, generation, provisional
+
+    def style_layer(self, method: str, visible: bool, opacity: float, colormap: str) -> None:
+        item = self.layer(method)
+        item.setLookupTable(layer_lut(colormap))
+        item.setOpacity(opacity)
+        item.setVisible(visible)
+
+    def clear_layers(self) -> None:
+        for item in self.layers.values():
+            item.clear()
+            item.image_id, item.generation, item.provisional = None, -1, False
+
+    def has_layer(self, method: str) -> bool:
+        item = self.layers.get(method)
+        return item is not None and item.image is not None
+
+    # -- mask ------------------------------------------------------------------------------
+    def set_mask_color(self, rgb: tuple[int, int, int]) -> None:
+        lut = np.array([[0, 0, 0, 0], [*rgb, MASK_FILL_ALPHA], [*rgb, 255]], dtype=np.uint8)
+        self.mask_item.setLookupTable(lut)
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        if mask is None or not mask.any():
+            self.mask_item.setVisible(False)
+            return
+        self.mask_item.setImage(mask_display(mask), autoLevels=False, levels=(0, 2))
+        self.mask_item.setVisible(True)
+
+    # -- coordinates -----------------------------------------------------------------------
+    def to_image(self, viewport_pos: QPointF) -> QPointF:
+        """Viewport (widget) position -> image coordinates (pixel centres at integers)."""
+        scene = self.mapToScene(viewport_pos.toPoint())
+        view = self.vb.mapSceneToView(scene)
+        return QPointF(view.x() - 0.5, view.y() - 0.5)
+
+    def to_viewport(self, x: float, y: float) -> QPointF:
+        """Image coordinates -> viewport position (for tests and tools)."""
+        scene = self.vb.mapViewToScene(QPointF(x + 0.5, y + 0.5))
+        return QPointF(self.mapFromScene(scene))
+
+    # -- previews (image coordinates in, view coordinates drawn) ---------------------------
+    @staticmethod
+    def _v(x: float, y: float) -> QPointF:
+        return QPointF(x + 0.5, y + 0.5)
+
+    def show_polygon(self, points: list[tuple[float, float]],
+                     hover: tuple[float, float] | None = None) -> None:
+        path = QPainterPath()
+        if points:
+            path.moveTo(self._v(*points[0]))
+            for point in points[1:]:
+                path.lineTo(self._v(*point))
+            if hover is not None:
+                path.lineTo(self._v(*hover))
+            for point in points:
+                path.addEllipse(self._v(*point), 0.8, 0.8)
+        self.preview.setPath(path)
+
+    def show_box(self, kind: str, x0: float, y0: float, x1: float, y1: float) -> None:
+        item = self.rect_preview if kind == "rect" else self.ellipse_preview
+        item.setRect(QRectF(self._v(x0, y0), self._v(x1, y1)).normalized())
+        item.setVisible(True)
+
+    def show_stroke(self, points: list[tuple[float, float]], radius: float, erase: bool
+                    ) -> None:
+        path = QPainterPath()
+        if points:
+            path.moveTo(self._v(*points[0]))
+            for point in points[1:]:
+                path.lineTo(self._v(*point))
+            if len(points) == 1:
+                path.lineTo(self._v(*points[0]))
+        pen = QPen(QColor(255, 80, 80, 120) if erase else QColor(255, 235, 59, 120))
+        pen.setWidthF(max(1.0, 2 * radius))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        self.stroke_preview.setPen(pen)
+        self.stroke_preview.setPath(path)
+
+    def show_cursor(self, x: float | None, y: float | None, radius: float) -> None:
+        if x is None or y is None:
+            self.cursor_circle.setVisible(False)
+            return
+        centre = self._v(x, y)
+        self.cursor_circle.setRect(QRectF(centre.x() - radius, centre.y() - radius,
+                                          2 * radius, 2 * radius))
+        self.cursor_circle.setVisible(True)
+
+    def clear_previews(self) -> None:
+        self.preview.setPath(QPainterPath())
+        self.stroke_preview.setPath(QPainterPath())
+        self.rect_preview.setVisible(False)
+        self.ellipse_preview.setVisible(False)
+
+
+class FigureCanvas(pg.GraphicsView):
+    """The side-by-side mode: the study's figure (``report.study_figure``) as an image."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=pg.mkColor(40, 40, 44))
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.setCentralItem(self.vb)
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.vb.addItem(self.item)
+        self.pixels: np.ndarray | None = None
+        self.image_id: str | None = None
+
+    def set_figure(self, pixels: np.ndarray, image_id: str) -> None:
+        first = self.pixels is None or self.pixels.shape != pixels.shape
+        self.pixels, self.image_id = pixels, image_id
+        self.item.setImage(pixels, autoLevels=False, levels=(0, 255))
+        if first:
+            self.vb.autoRange(padding=0.02)

@@ -1,0 +1,157 @@
+"""The expected-region mask of one image being edited: undoable edits and atomic autosave.
+
+:class:`MaskDocument` holds the current mask (``None`` = no mask file) and a ``QUndoStack``;
+every edit is a :class:`MaskEdit` command (pushed = applied), so undo/redo covers drawing,
+erasing, clearing and imports alike. Each change is written by :class:`MaskStore` with
+``masks.write_mask`` to ``masks.mask_path`` (atomic temp file + rename) on the ``masks`` lane,
+in order; until a write lands, :meth:`MaskStore.pending` answers with the newest mask so that
+revisiting an image never shows an older file. Undoing back to "no mask" removes the file.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from leakview.masks import write_mask
+from leakview.gui.workers import JobRunner
+
+UNDO_LIMIT = 100
+_ABSENT = object()
+
+
+class MaskStore(QObject):
+    """Ordered, coalesced, atomic mask writes off the GUI thread."""
+
+    saved = Signal(str)          # mask file written (or removed)
+    failed = Signal(str, str)    # mask file, reason
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._lock = threading.Lock()
+        self._pending: dict[Path, np.ndarray | None] = {}
+
+    def pending(self, mask_file: Path) -> object:
+        """The newest unsaved mask for ``mask_file`` (``None`` = to be removed), or
+        :data:`_ABSENT` when nothing is waiting."""
+        with self._lock:
+            return self._pending.get(Path(mask_file), _ABSENT)
+
+    @staticmethod
+    def is_absent(value: object) -> bool:
+        return value is _ABSENT
+
+    def save(self, mask_file: Path, mask: np.ndarray | None) -> None:
+        mask_file = Path(mask_file)
+        snapshot = None if mask is None else np.array(mask, dtype=bool, copy=True)
+        with self._lock:
+            self._pending[mask_file] = snapshot
+        self.runner.run(lambda ctx: self._write(mask_file), f"Saving {mask_file.name}",
+                        lane="masks", on_error=lambda reason: self.failed.emit(
+                            str(mask_file), reason),
+                        on_done=lambda _: self.saved.emit(str(mask_file)))
+
+    def _write(self, mask_file: Path) -> None:  # masks lane
+        with self._lock:
+            if mask_file not in self._pending:
+                return  # an earlier job already wrote the newest state
+            mask = self._pending[mask_file]
+        if mask is None:
+            mask_file.unlink(missing_ok=True)
+        else:
+            write_mask(mask_file, mask)
+        with self._lock:
+            if self._pending.get(mask_file, _ABSENT) is mask:
+                del self._pending[mask_file]
+
+    def flush(self) -> None:
+        """Block until every edit made so far is on disk."""
+        self.runner.wait("masks")
+
+
+def _pack(mask: np.ndarray | None) -> tuple | None:
+    if mask is None:
+        return None
+    return (mask.shape, np.packbits(mask, axis=None))
+
+
+def _unpack(packed: tuple | None) -> np.ndarray | None:
+    if packed is None:
+        return None
+    shape, bits = packed
+    return np.unpackbits(bits, count=int(np.prod(shape))).astype(bool).reshape(shape)
+
+
+class MaskEdit(QUndoCommand):
+    """Replace the document's mask (before/after kept bit-packed)."""
+
+    def __init__(self, document: "MaskDocument", before: np.ndarray | None,
+                 after: np.ndarray | None, text: str) -> None:
+        super().__init__(text)
+        self.document = document
+        self._before = _pack(before)
+        self._after = _pack(after)
+
+    def redo(self) -> None:
+        self.document._apply(_unpack(self._after))
+
+    def undo(self) -> None:
+        self.document._apply(_unpack(self._before))
+
+
+class MaskDocument(QObject):
+    """One image's mask, its undo history and its autosave."""
+
+    changed = Signal()
+
+    def __init__(self, image_path: Path, mask_file: Path, shape: tuple[int, int],
+                 mask: np.ndarray | None, store: MaskStore,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image_path = Path(image_path)
+        self.mask_file = Path(mask_file)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.store = store
+        self._mask = None if mask is None else np.asarray(mask, dtype=bool)
+        self.stack = QUndoStack(self)
+        self.stack.setUndoLimit(UNDO_LIMIT)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The current mask (``None`` when the image has no mask file)."""
+        return self._mask
+
+    def mask_or_empty(self) -> np.ndarray:
+        return self._mask if self._mask is not None else np.zeros(self.shape, dtype=bool)
+
+    def edit(self, new_mask: np.ndarray | None, text: str) -> bool:
+        """Apply ``new_mask`` as one undoable step; False when nothing changes."""
+        if new_mask is not None:
+            new_mask = np.asarray(new_mask, dtype=bool)
+            if new_mask.shape != self.shape:
+                raise ValueError(f"mask shape {new_mask.shape} != image shape {self.shape}")
+        old = self._mask
+        if (old is None and new_mask is None) or (
+                old is not None and new_mask is not None and np.array_equal(old, new_mask)):
+            return False
+        self.stack.push(MaskEdit(self, old, new_mask, text))
+        return True
+
+    def add(self, region: np.ndarray, text: str) -> bool:
+        return self.edit(self.mask_or_empty() | region, text)
+
+    def subtract(self, region: np.ndarray, text: str) -> bool:
+        return self.edit(self.mask_or_empty() & ~region, text)
+
+    def clear(self) -> bool:
+        return self.edit(np.zeros(self.shape, dtype=bool), "Clear mask")
+
+    def _apply(self, mask: np.ndarray | None) -> None:
+        self._mask = mask
+        self.store.save(self.mask_file, mask)
+        self.changed.emit()

@@ -1,0 +1,393 @@
+"""The current image, the current model and everything computed for them.
+
+:class:`Session` is Qt-aware glue, not a computation: it asks the core to load images
+(``images.load_image``), masks (``masks.read_mask``), models (``models.load_model``),
+predictions (``LoadedModel.predict``), attributions (``attribution.explain``) and per-image
+CSV rows (``scan.metrics_row`` = overlap metrics + leak flag), each as a :class:`Job`.
+
+Generation ids: every change of image, model or target bumps :attr:`generation`; a job
+created under an older generation is stale, so it stops at its next ``should_stop`` check and
+its result is dropped. Every result is emitted with the image path and generation it belongs
+to, and the view stamps them on its layers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from leakview.attribution import METHODS, Attribution, explain
+from leakview.images import load_image, relative_name, true_label
+from leakview.masks import MaskError, mask_path, read_mask
+from leakview.models import LoadedModel, ModelLoadError, load_model
+from leakview.scan import ImageResult, ScanOptions, metrics_row
+from leakview.verdict import VerdictRule
+from leakview.gui.mask_doc import MaskDocument, MaskStore
+from leakview.gui.workers import Job, JobRunner
+
+MAX_DOCUMENTS = 32
+CACHE_BYTES = 256 * 2 ** 20
+
+
+@dataclass
+class ShownImage:
+    """The image on screen: its pixels and where it came from."""
+
+    path: Path
+    name: str
+    pixels: np.ndarray
+    generation: int
+
+
+class Session(QObject):
+    imageShown = Signal(object)              # ShownImage
+    imageFailed = Signal(str, str)           # path, reason
+    maskChanged = Signal(object)             # MaskDocument
+    modelChanged = Signal(object)            # LoadedModel | None
+    modelFailed = Signal(str, str)           # path, reason
+    predictionReady = Signal(str, object)    # image path, probabilities
+    layerStarted = Signal(str)               # method
+    layerReady = Signal(str, object, bool, str, int)  # method, Attribution, provisional,
+    #                                                   image path, generation
+    layerFailed = Signal(str, str)           # method, reason
+    layerCancelled = Signal(str)             # method
+    overlapReady = Signal(str, list)         # image path, rows (scan.metrics_row dicts)
+    message = Signal(str)
+
+    def __init__(self, runner: JobRunner, store: MaskStore, parent: QObject | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.store = store
+        self.root: Path | None = None
+        self.masks_root: Path | None = None
+        self.model: LoadedModel | None = None
+        self.model_path: str = ""
+        self.generation = 0
+        self.image: ShownImage | None = None
+        self.image_path: Path | None = None
+        self.document: MaskDocument | None = None
+        self.documents: OrderedDict[Path, MaskDocument] = OrderedDict()
+        self.probabilities: np.ndarray | None = None
+        self.target: int | None = None
+        self.attributions: dict[str, Attribution] = {}
+        self.running: dict[str, Job] = {}
+        self.rule = VerdictRule()
+        self.topk_fraction = ScanOptions().topk_fraction
+        self.device: str | None = None
+        self._overlap_version = 0
+        self._model_generation = 0
+        self._loaded_model = 0  # the model generation whose model is self.model
+        self.cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._cache_bytes = 0
+
+    # -- generations ---------------------------------------------------------------------
+    def _bump(self) -> int:
+        self.generation += 1
+        self.attributions = {}
+        self.running = {}
+        return self.generation
+
+    def _stale_after(self, generation: int):
+        return lambda: self.generation != generation
+
+    def current(self, generation: int) -> bool:
+        return generation == self.generation
+
+    # -- folder and images ---------------------------------------------------------------
+    def set_folder(self, root: Path) -> None:
+        self.root = Path(root)
+        if self.document is not None:
+            self.document.changed.disconnect(self._on_mask_changed)
+        for document in self.documents.values():
+            document.deleteLater()
+        self.documents.clear()
+        self.document = None
+        self.image = None
+        self.image_path = None
+        self._bump()
+
+    def open_image(self, path: Path) -> None:
+        path = Path(path)
+        generation = self._bump()
+        self.image_path = path
+        self.image = None
+        self.probabilities = None
+        root = self.root or path.parent
+        cached = self.documents.get(path)
+        mask_file = mask_path(root, path, self.masks_root)
+        store = self.store
+
+        def load(ctx) -> tuple[np.ndarray, Any, str]:
+            pixels = load_image(path)
+            ctx.check()
+            shape = pixels.shape[:2]
+            if cached is not None and cached.shape == shape:
+                return pixels, cached, ""
+            pending = store.pending(mask_file)
+            if not store.is_absent(pending):
+                return pixels, pending, ""
+            if not mask_file.is_file():
+                return pixels, None, ""
+            try:
+                return pixels, read_mask(mask_file, shape), ""
+            except MaskError as error:
+                return pixels, None, f"mask ignored: {error.reason}"
+
+        def loaded(result: tuple[np.ndarray, Any, str]) -> None:
+            pixels, mask, problem = result
+            self._show(path, pixels, mask, mask_file, generation)
+            if problem:
+                self.message.emit(f"{path.name}: {problem} (drawing replaces it)")
+
+        def failed(reason: str) -> None:
+            self.imageFailed.emit(str(path), reason)
+
+        self.runner.run(load, f"Loading {path.name}", lane="io",
+                        stale=self._stale_after(generation), on_done=loaded,
+                        on_error=failed)
+
+    def _show(self, path: Path, pixels: np.ndarray, mask: Any, mask_file: Path,
+              generation: int) -> None:
+        if isinstance(mask, MaskDocument):
+            document = mask
+        else:
+            document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store, self)
+            self.documents[path] = document
+            while len(self.documents) > MAX_DOCUMENTS:
+                _, old = self.documents.popitem(last=False)
+                if old is not self.document:
+                    old.deleteLater()
+        self.documents.move_to_end(path)
+        if self.document is not None:
+            self.document.changed.disconnect(self._on_mask_changed)
+        self.document = document
+        document.changed.connect(self._on_mask_changed)
+        name = relative_name(path, self.root) if self.root else path.name
+        self.image = ShownImage(path, name, pixels, generation)
+        self.imageShown.emit(self.image)
+        self.maskChanged.emit(document)
+        self.start_model_work()
+
+    def _on_mask_changed(self) -> None:
+        self.maskChanged.emit(self.document)
+        self.schedule_overlap()
+
+    def forget_documents(self) -> None:
+        """Drop the cached masks of the other images (after an import wrote new files); the
+        current image takes the file's mask as one undoable step."""
+        for path in list(self.documents):
+            if self.documents[path] is not self.document:
+                self.documents.pop(path).deleteLater()
+        document = self.document
+        if document is None:
+            return
+        try:
+            mask = read_mask(document.mask_file, document.shape) \
+                if document.mask_file.is_file() else None
+        except MaskError as error:
+            self.message.emit(f"{document.image_path.name}: mask ignored: {error.reason}")
+            return
+        if mask is not None:
+            document.edit(mask, "Import masks")
+
+    # -- model -----------------------------------------------------------------------------
+    def open_model(self, path: str) -> None:
+        path = str(path)
+        self.model_path = path
+        device = self.device
+        self._model_generation += 1
+        model_generation = self._model_generation
+
+        def done(model: LoadedModel) -> None:
+            self.model = model
+            self._loaded_model = model_generation
+            self.modelChanged.emit(model)
+            self._restart_layers()
+
+        def failed(reason: str) -> None:
+            self.model = None
+            self._loaded_model = model_generation
+            self.modelChanged.emit(None)
+            self._restart_layers()
+            self.modelFailed.emit(path, reason)
+
+        def load(ctx) -> LoadedModel:
+            try:
+                return load_model(path, device=device)
+            except ModelLoadError as error:
+                raise RuntimeError(error.reason) from None
+
+        self.runner.run(load, f"Loading model {Path(path).name}", lane="model",
+                        stale=lambda: self._model_generation != model_generation,
+                        visible=True, on_done=done, on_error=failed)
+
+    def _restart_layers(self) -> None:
+        """Forget the shown image's results and compute them again (new model or target).
+        An image still loading is left alone: it starts its own work when it arrives."""
+        if self.image is None:
+            return
+        self._bump()
+        self.image.generation = self.generation
+        self.probabilities = None
+        self.imageShown.emit(self.image)
+        self.start_model_work()
+
+    def set_target(self, target: int | None) -> None:
+        if target == self.target:
+            return
+        self.target = target
+        self._restart_layers()
+
+    def label(self) -> str | None:
+        if self.image is None or self.model is None or self.root is None:
+            return None
+        return true_label(self.image.path, self.root, self.model.classes)
+
+    # -- model work ------------------------------------------------------------------------
+    def _cache_key(self, method: str, path: Path | None = None) -> tuple:
+        path = path if path is not None else (self.image.path if self.image else None)
+        return (str(path), self._loaded_model, self.target, method)
+
+    def _remember(self, key: tuple, value: Any) -> None:
+        size = int(getattr(getattr(value, "map", None), "nbytes", 0)) or 64
+        if key in self.cache:
+            self._cache_bytes -= self.cache.pop(key)[1]
+        self.cache[key] = (value, size)
+        self._cache_bytes += size
+        while self._cache_bytes > CACHE_BYTES and len(self.cache) > 1:
+            _, (_, dropped) = self.cache.popitem(last=False)
+            self._cache_bytes -= dropped
+
+    def _recall(self, key: tuple) -> Any:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        self.cache.move_to_end(key)
+        return entry[0]
+
+    def start_model_work(self, methods: tuple[str, ...] | None = None) -> None:
+        """Predict the current image and compute ``methods`` (default: the auto layers);
+        results already computed for this image, model and target come from the cache."""
+        if self.model is None or self.image is None:
+            return
+        model, shown, generation = self.model, self.image, self.generation
+        key = str(shown.path)
+        predict_key = self._cache_key("__predict__")
+
+        def predicted(probabilities: np.ndarray) -> None:
+            self._remember(predict_key, probabilities)
+            self.probabilities = probabilities
+            self.predictionReady.emit(key, probabilities)
+            self.schedule_overlap()
+
+        cached = self._recall(predict_key)
+        if cached is not None:
+            predicted(cached)
+        else:
+            self.runner.run(lambda ctx: model.predict([shown.pixels])[0],
+                            f"Predicting {shown.name}", lane="model",
+                            stale=self._stale_after(generation), on_done=predicted,
+                            on_error=lambda reason: self.message.emit(
+                                f"prediction failed: {reason}"))
+        for method in METHODS:
+            attribution = self._recall(self._cache_key(method))
+            if attribution is not None:
+                self.attributions[method] = attribution
+                self.layerReady.emit(method, attribution, False, key, generation)
+        if self.attributions:
+            self.schedule_overlap()
+        for method in (methods if methods is not None else self.auto_methods):
+            self.compute(method)
+
+    auto_methods: tuple[str, ...] = ("saliency", "gradcam")
+
+    def compute(self, method: str, options: dict[str, Any] | None = None) -> Job | None:
+        """Start ``method`` on the current image (no-op if it is done or running)."""
+        if self.model is None or self.image is None or method not in METHODS:
+            return None
+        if method in self.attributions and options is None:
+            return None
+        if method in self.running and not self.running[method].should_stop():
+            if options is None:
+                return self.running[method]
+            self.running[method].cancel()
+        model, shown, generation, target = self.model, self.image, self.generation, self.target
+        key = str(shown.path)
+        options = dict(options or {})
+        long = method != "saliency" and method != "gradcam"
+
+        def work(ctx) -> Attribution:
+            def progress(done: int, total: int, provisional: Attribution | None) -> None:
+                ctx.progress((done, total, provisional))
+            return explain(model, shown.pixels, method, target=target, progress=progress,
+                           should_stop=ctx.should_stop, **options)
+
+        def on_progress(payload: tuple) -> None:
+            done, total, provisional = payload
+            if provisional is not None and done < total:
+                self.layerReady.emit(method, provisional, True, key, generation)
+
+        cache_key = self._cache_key(method)
+
+        def finished(attribution: Attribution) -> None:
+            self.running.pop(method, None)
+            self._remember(cache_key, attribution)
+            self.attributions[method] = attribution
+            self.layerReady.emit(method, attribution, False, key, generation)
+            self.schedule_overlap()
+
+        def failed(reason: str) -> None:
+            self.running.pop(method, None)
+            self.layerFailed.emit(method, reason)
+
+        def cancelled() -> None:
+            if self.running.get(method) is job:
+                self.running.pop(method, None)
+            self.layerCancelled.emit(method)
+
+        job = Job(work, f"{METHODS[method].label} for {shown.name}", lane="model",
+                  stale=self._stale_after(generation), visible=True, cancellable=long,
+                  on_done=finished, on_progress=on_progress, on_error=failed,
+                  on_cancel=cancelled)
+        self.running[method] = job
+        self.layerStarted.emit(method)
+        return self.runner.submit(job)
+
+    def cancel(self, method: str) -> None:
+        job = self.running.get(method)
+        if job is not None:
+            job.cancel()
+
+    # -- overlap metrics ---------------------------------------------------------------------
+    def schedule_overlap(self) -> None:
+        """Recompute this image's rows (metrics only, no model run) off the GUI thread."""
+        if self.image is None or self.model is None or self.probabilities is None:
+            return
+        self._overlap_version += 1
+        version, generation = self._overlap_version, self.generation
+        shown, model = self.image, self.model
+        probabilities = self.probabilities
+        mask = self.document.mask if self.document is not None else None
+        attributions = dict(self.attributions)
+        label = self.label()
+        options = ScanOptions(methods=tuple(attributions) or ("saliency",),
+                              topk_fraction=self.topk_fraction, rule=self.rule)
+
+        def work(ctx) -> list[dict[str, Any]]:
+            result = ImageResult(path=shown.path, name=shown.name, label=label,
+                                 probabilities=probabilities,
+                                 predicted=int(np.argmax(probabilities)), mask=mask)
+            return [metrics_row(result, attribution, method, model.classes, options)
+                    for method, attribution in attributions.items()]
+
+        self.runner.run(work, "Overlap metrics", lane="io",
+                        stale=lambda: (self.generation != generation
+                                       or self._overlap_version != version),
+                        on_done=lambda rows: self.overlapReady.emit(str(shown.path), rows),
+                        on_error=lambda reason: self.message.emit(f"metrics failed: {reason}"))

@@ -1,0 +1,131 @@
+"""Persistent preferences (QSettings): last folder and model, recent lists, layer options,
+window geometry.
+
+The organisation/application names are ``leakview``/``leakview``. Tests and scripts point the
+store to a private INI file with ``$LEAKVIEW_SETTINGS`` or by passing ``path`` to
+:func:`open_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANISATION = "leakview"
+APPLICATION = "leakview"
+SETTINGS_ENV = "LEAKVIEW_SETTINGS"
+MAX_RECENT = 8
+
+DEFAULT_COLORMAPS = {"saliency": "inferno", "smoothgrad": "magma",
+                     "integrated_gradients": "viridis", "gradcam": "turbo", "lime": "plasma"}
+AUTO_LAYERS = ("saliency", "gradcam")
+"""Layers visible (and so computed automatically) until the user decides otherwise."""
+
+
+def open_settings(path: str | os.PathLike[str] | None = None) -> QSettings:
+    """The settings store: an INI file at ``path`` or ``$LEAKVIEW_SETTINGS``, else the
+    platform's native store for leakview/leakview."""
+    path = path or os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(os.fspath(path), QSettings.Format.IniFormat)
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+@dataclass
+class LayerOptions:
+    """How one attribution layer is drawn."""
+
+    visible: bool
+    opacity: float
+    colormap: str
+
+
+def _as_bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _as_float(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class AppSettings:
+    """Typed access to the keys leakview stores."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else open_settings()
+
+    # -- plain values --------------------------------------------------------------------
+    def get_str(self, key: str, default: str = "") -> str:
+        value = self.store.value(key)
+        return default if value is None else str(value)
+
+    def set_value(self, key: str, value: Any) -> None:
+        self.store.setValue(key, value)
+
+    @property
+    def last_folder(self) -> str:
+        return self.get_str("last_folder")
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self.set_value("last_folder", value)
+        self.push_recent("recent_folders", value)
+
+    @property
+    def last_model(self) -> str:
+        return self.get_str("last_model")
+
+    @last_model.setter
+    def last_model(self, value: str) -> None:
+        self.set_value("last_model", value)
+
+    # -- recent lists --------------------------------------------------------------------
+    def recent(self, key: str) -> list[str]:
+        value = self.store.value(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        return [str(item) for item in value if str(item)][:MAX_RECENT]
+
+    def push_recent(self, key: str, item: str) -> None:
+        if not item:
+            return
+        items = [item] + [other for other in self.recent(key) if other != item]
+        self.store.setValue(key, items[:MAX_RECENT])
+
+    # -- layers ----------------------------------------------------------------------------
+    def layer_options(self, method: str) -> LayerOptions:
+        prefix = f"layers/{method}/"
+        return LayerOptions(
+            visible=_as_bool(self.store.value(prefix + "visible"), method in AUTO_LAYERS),
+            opacity=min(1.0, max(0.0, _as_float(self.store.value(prefix + "opacity"), 0.75))),
+            colormap=self.get_str(prefix + "colormap", DEFAULT_COLORMAPS.get(method, "inferno")),
+        )
+
+    def set_layer_options(self, method: str, options: LayerOptions) -> None:
+        prefix = f"layers/{method}/"
+        self.store.setValue(prefix + "visible", bool(options.visible))
+        self.store.setValue(prefix + "opacity", float(options.opacity))
+        self.store.setValue(prefix + "colormap", options.colormap)
+
+    # -- window ----------------------------------------------------------------------------
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self.store.value(f"window/{key}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self.store.setValue(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self.store.sync()
