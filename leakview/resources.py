@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,3 +38,29 @@ def demo_model_path(kind: str = "clean") -> Path:
     if kind not in ("clean", "leaky"):
         raise ValueError(f"unknown demo model {kind!r}: expected 'clean' or 'leaky'")
     return resources_dir() / f"demo-{kind}.pt"
+
+
+def user_data_dir() -> Path:
+    """Where leakview keeps per-user files: ``$XDG_DATA_HOME/leakview`` (default
+    ``~/.local/share/leakview``); ``$LEAKVIEW_DATA`` overrides it."""
+    override = os.environ.get("LEAKVIEW_DATA")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "leakview"
+
+
+def demo_workspace() -> Path:
+    """A user-writable copy of the demo images, made on first use, so drawing masks on the
+    demo never edits the installed resources (which may be read-only, or a git checkout).
+    Falls back to the bundled folder when no copy can be made."""
+    source = demo_images_dir()
+    target = user_data_dir() / "demo"
+    marker = target / ".leakview" / "dataset.json"
+    if marker.is_file():
+        return target
+    try:
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    except OSError:
+        return source
+    return target

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import random
 
+import tempfile
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Nothing a test does may touch the user's own leakview data or settings.
+_SCRATCH = tempfile.mkdtemp(prefix="leakview-tests-")
+os.environ["LEAKVIEW_DATA"] = os.path.join(_SCRATCH, "data")
+os.environ.setdefault("LEAKVIEW_SETTINGS", os.path.join(_SCRATCH, "settings.ini"))
 
 import numpy as np
 import pytest

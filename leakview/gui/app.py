@@ -28,14 +28,14 @@ def make_application(argv: list[str] | None = None):
 
 def run_app(folder: str | os.PathLike[str] | None = None,
             model: str | os.PathLike[str] | None = None) -> int:
-    """Open the main window on ``folder`` with ``model`` (defaults: the bundled demo images
-    and demo-clean) and run the event loop; returns the exit status."""
-    from leakview.resources import demo_images_dir, demo_model_path
+    """Open the main window on ``folder`` with ``model`` (defaults: a user-writable copy of
+    the bundled demo images, and demo-clean) and run the event loop; returns the exit status."""
+    from leakview.resources import demo_model_path, demo_workspace
 
     app = make_application()
     from leakview.gui.main_window import MainWindow
 
-    folder = Path(folder) if folder else demo_images_dir()
+    folder = Path(folder) if folder else demo_workspace()
     model = str(model) if model else str(demo_model_path("clean"))
     window = MainWindow(folder=folder if folder.is_dir() else None, model=model)
     if not folder.is_dir():

@@ -1,0 +1,34 @@
+"""The bundled demo: present, loadable, and opened through a writable copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leakview.images import discover_images
+from leakview.masks import mask_path
+from leakview.models import load_model
+from leakview.resources import demo_images_dir, demo_model_path, demo_workspace
+
+
+def test_bundled_demo_images_have_masks() -> None:
+    images = discover_images(demo_images_dir())
+    assert len(images) == 40
+    assert all(mask_path(demo_images_dir(), path).is_file() for path in images)
+
+
+def test_bundled_models_load_and_stay_small() -> None:
+    for kind in ("clean", "leaky"):
+        path = demo_model_path(kind)
+        assert path.stat().st_size <= 10 * 1024 * 1024
+        model = load_model(path, device="cpu")
+        assert model.classes == ["corn", "empty", "sunflower", "wheat"]
+
+
+def test_demo_workspace_is_a_writable_copy(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LEAKVIEW_DATA", str(tmp_path / "data"))
+    workspace = demo_workspace()
+    assert workspace == tmp_path / "data" / "demo"
+    assert len(discover_images(workspace)) == 40
+    (workspace / ".leakview" / "masks" / "corn" / "corn_0001.png.png").unlink()
+    assert demo_workspace() == workspace  # an existing copy is kept, edits included
+    assert not (workspace / ".leakview" / "masks" / "corn" / "corn_0001.png.png").exists()
