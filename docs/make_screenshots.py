@@ -1,0 +1,107 @@
+"""Take the README's screenshots of the real window (run under Xvfb):
+
+    xvfb-run -s "-screen 0 1600x1000x24" python docs/make_screenshots.py [OUT_DIR]
+
+Opens a scratch copy of the bundled demo, drives the app as a user would, and saves PNGs
+(reduced to 256 colours) to OUT_DIR (default: docs/screenshots).
+"""
+
+import os, sys, time, shutil, tempfile
+from pathlib import Path
+
+SCRATCH = Path(tempfile.mkdtemp(prefix="leakview-shots-"))
+os.environ["LEAKVIEW_SETTINGS"] = str(SCRATCH / "settings.ini")
+from PIL import Image
+from leakview.gui.app import make_application
+from leakview.resources import demo_images_dir, demo_model_path
+app = make_application()
+from PySide6.QtCore import Qt, QPoint
+from PySide6.QtTest import QTest
+from leakview.gui.main_window import MainWindow
+
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "screenshots")
+WORK = SCRATCH / "demo"
+
+def wait(cond, timeout=120):
+    t = time.time()
+    while time.time() - t < timeout:
+        app.processEvents()
+        if cond():
+            return True
+        time.sleep(0.01)
+    print("TIMEOUT", flush=True)
+    return False
+
+def settle(ms=400):
+    t = time.time()
+    while time.time() - t < ms / 1000:
+        app.processEvents(); time.sleep(0.01)
+
+def grab(window, name):
+    settle()
+    path = OUT / name
+    window.grab().save(str(path))
+    Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+    print(name, path.stat().st_size, flush=True)
+
+def layer_ready(w, m):
+    it = w.canvas.layers.get(m)
+    return it is not None and it.image is not None and w.session.image is not None and it.image_id == str(w.session.image.path) and not it.provisional
+
+shutil.copytree(demo_images_dir(), WORK)
+w = MainWindow(folder=str(WORK), model=str(demo_model_path("clean")))
+w.resize(1600, 1000)
+w.show()
+wait(lambda: layer_ready(w, "saliency") and layer_ready(w, "gradcam"))
+w.image_list.select_path(str(WORK / "wheat/wheat_0002.png"))
+wait(lambda: w.session.image and w.session.image.name == "wheat/wheat_0002.png" and layer_ready(w, "saliency") and layer_ready(w, "gradcam"))
+wait(lambda: bool(w.results.rows))
+w.results.layers.set_visible("gradcam", False)
+grab(w, "main_saliency.png")
+
+w.results.layers.set_visible("saliency", False)
+w.actions["run_lime"].trigger()
+wait(lambda: layer_ready(w, "lime"))
+wait(lambda: any(r["method"] == "lime" for r in w.results.rows))
+grab(w, "lime.png")
+
+w.actions["side_by_side"].trigger()
+wait(lambda: w.figure_canvas.pixels is not None)
+grab(w, "side_by_side.png")
+w.actions["side_by_side"].trigger()
+
+w.results.layers.set_visible("lime", False)
+w.results.layers.set_visible("saliency", True)
+w.image_list.select_path(str(WORK / "corn/corn_0003.png"))
+wait(lambda: w.session.image and w.session.image.name == "corn/corn_0003.png" and layer_ready(w, "saliency"))
+w.actions["clear_mask"].trigger()
+w.actions["tool_polygon"].trigger()
+vp = w.canvas.viewport()
+pts = [(60, 70), (250, 60), (270, 150), (150, 175)]
+for x, y in pts:
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, w.canvas.to_viewport(x, y).toPoint())
+QTest.keyClick(w.canvas, Qt.Key.Key_Return)
+w.actions["tool_rectangle"].trigger()
+QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, w.canvas.to_viewport(20, 180).toPoint())
+QTest.mouseMove(vp, w.canvas.to_viewport(90, 215).toPoint())
+grab(w, "drawing_mask.png")
+QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, w.canvas.to_viewport(90, 215).toPoint())
+w.actions["undo"].trigger()
+w.actions["undo"].trigger()
+w.actions["undo"].trigger()
+w.actions["tool_pan"].trigger()
+
+# folder analysis with the leaky model on the leaky folder
+w.open_model(str(demo_model_path("leaky")))
+wait(lambda: w.session.model is not None and str(w.session.model.source).endswith("demo-leaky.pt") and layer_ready(w, "saliency"))
+w.folder_panel.set_methods(("saliency", "gradcam"))
+t = time.time()
+w.actions["analyze_folder"].trigger()
+wait(lambda: w.analysis.summary is not None, 600)
+print("analysis", time.time() - t, w.analysis.summary["verdict"], flush=True)
+w.image_list.view.sortByColumn(4, Qt.SortOrder.AscendingOrder)
+w.image_list.step(-100)
+wait(lambda: layer_ready(w, "saliency"))
+grab(w, "folder_analysis.png")
+w.close()
+shutil.rmtree(SCRATCH, ignore_errors=True)
