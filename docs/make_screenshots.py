@@ -15,7 +15,7 @@ from PIL import Image
 from leakview.gui.app import make_application
 from leakview.resources import demo_images_dir, demo_model_path
 app = make_application()
-from PySide6.QtCore import Qt, QPoint
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from leakview.gui.main_window import MainWindow
 

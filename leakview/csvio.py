@@ -60,6 +60,17 @@ def format_cell(value: Any) -> str:
     return neutralise(str(value))
 
 
+def parse_number(value: Any) -> float | None:
+    """A cell (or a value) as a finite float, or None when empty, undefined or not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def format_row(row: Mapping[str, Any], columns: Sequence[str] = CSV_COLUMNS) -> list[str]:
     return [format_cell(row.get(column)) for column in columns]
 

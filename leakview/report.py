@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -13,19 +12,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from leakview.atomic import atomic_write_bytes
+from leakview.csvio import parse_number
 from leakview.verdict import VerdictRule, folder_verdict
 
 MASK_OUTLINE_COLOR = (0, 255, 255)
-
-
-def _number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
@@ -39,9 +29,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule
         groups.setdefault((row.get("label") or "(unlabelled)", str(row["method"])), []).append(row)
     per_class = []
     for (label, method), members in sorted(groups.items()):
-        masses = [m for m in (_number(row.get("mass_in_mask")) for row in members)
+        masses = [m for m in (parse_number(row.get("mass_in_mask")) for row in members)
                   if m is not None]
-        flags = [f for f in (_number(row.get("leak_flag")) for row in members) if f is not None]
+        flags = [f for f in (parse_number(row.get("leak_flag")) for row in members) if f is not None]
         labelled = [row for row in members if row.get("label") and not row.get("error")]
         correct = sum(1 for row in labelled if row.get("predicted") == row.get("label"))
         per_class.append({

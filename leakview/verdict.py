@@ -20,9 +20,10 @@ Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and th
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
+
+from leakview.csvio import parse_number
 
 LEAK = "leak"
 OK = "ok"
@@ -43,22 +44,12 @@ class VerdictRule:
 def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
               topk_fraction: float = 0.05) -> int | None:
     """1 (leak), 0 (no leak) or None (undefined) for one image's metrics."""
-    share = _as_number(metrics.get("topk_intersection"))
-    area = _as_number(metrics.get("mask_area_frac"))
+    share = parse_number(metrics.get("topk_intersection"))
+    area = parse_number(metrics.get("mask_area_frac"))
     if share is None or area is None or area <= 0:
         return None
     achievable = min(1.0, area / topk_fraction)
     return int(share < rule.min_topk_share * achievable)
-
-
-def _as_number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
@@ -77,12 +68,12 @@ def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = Verdic
         if row.get("error"):
             stats["errors"] += 1
             continue
-        flag = _as_number(row.get("leak_flag"))
+        flag = parse_number(row.get("leak_flag"))
         if flag is None:
             stats["undefined"] += 1
         else:
             stats["flagged"] += int(flag >= 0.5)
-        mass = _as_number(row.get("mass_in_mask"))
+        mass = parse_number(row.get("mass_in_mask"))
         if mass is not None:
             stats["_mass"].append(mass)
     verdicts = []

@@ -96,7 +96,7 @@ def test_brush_eraser_ellipse_clear_and_switching_keeps_edits(qtbot, make_window
                                                               tiny_model):
     window = make_window(folder, tiny_model)
     wait_layer(qtbot, window)
-    canvas, shape = window.canvas, IMAGE_SHAPE
+    canvas = window.canvas
     key(qtbot, canvas, Qt.Key.Key_B)
     radius = window.drawing.radius
     key(qtbot, canvas, Qt.Key.Key_BracketRight)

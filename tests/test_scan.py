@@ -13,7 +13,7 @@ from PIL import Image
 from leakview.cli import main
 from leakview.csvio import CSV_COLUMNS, IncrementalCsv, partial_path, read_csv
 from leakview.masks import mask_path, write_mask
-from leakview.pipeline import SCAN_COLUMNS, ScanJob, run_scan_to_files
+from leakview.pipeline import SCAN_COLUMNS
 from leakview.train import load_image_folder, train
 
 SIZE = 32

@@ -9,7 +9,6 @@ or from "Analyze folder"). 10,000 rows show at once: every cell is computed on d
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,6 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget)
 
+from leakview.csvio import parse_number
 from leakview.attribution import METHODS
 from leakview.images import relative_name, true_label
 from leakview.masks import mask_path
@@ -41,16 +41,6 @@ class ImageRow:
     has_mask: bool | None = None     # None = not checked yet
     error: str = ""
     results: dict[str, tuple[float | None, int | None, str]] = field(default_factory=dict)
-
-
-def _number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class ImageTableModel(QAbstractTableModel):
@@ -116,11 +106,11 @@ class ImageTableModel(QAbstractTableModel):
         row.error = str(first.get("error") or "")
         if first.get("predicted"):
             row.predicted = str(first["predicted"])
-            row.confidence = _number(first.get("confidence"))
+            row.confidence = parse_number(first.get("confidence"))
         for result in rows:
-            flag = _number(result.get("leak_flag"))
+            flag = parse_number(result.get("leak_flag"))
             row.results[str(result["method"])] = (
-                _number(result.get("mass_in_mask")), None if flag is None else int(flag),
+                parse_number(result.get("mass_in_mask")), None if flag is None else int(flag),
                 str(result.get("error") or ""))
         row.has_mask = None
         self._row_changed(number)
