@@ -94,3 +94,22 @@ def test_train_command(tmp_path: Path, capsys) -> None:
     assert status == 0
     assert out.is_file() and "wrote" in capsys.readouterr().out
     assert main(["train", str(root), "--arch", "nonet", "--out", str(out)]) == 2
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far(tmp_path: Path) -> None:
+    data = load_image_folder(write_tiny_folder(tmp_path / "data", per_class=6), (16, 16))
+    seen = []
+
+    def interrupt_in_epoch_two(step) -> None:
+        seen.append((step.epoch, step.batch, step.epoch_done))
+        if step.epoch == 2 and step.batch == 2:
+            raise KeyboardInterrupt
+
+    result = train(data, "mobilenet_v3_small", (16, 16), epochs=5, seed=0, device="cpu",
+                   val_split=0.25, batch_size=4, out=tmp_path / "stopped.pt",
+                   progress=interrupt_in_epoch_two)
+    assert result.interrupted and result.best_epoch == 1
+    assert len(result.history) == 1 and max(epoch for epoch, _, _ in seen) == 2
+    bundle = load_model(tmp_path / "stopped.pt")
+    assert bundle.extra["trained_on"]["interrupted"] is True
+    assert bundle.extra["trained_on"]["best_epoch"] == 1
