@@ -164,9 +164,11 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
     already yielded stay valid. ``keep_attributions`` keeps the image, its mask and its maps in
     the results (the GUI and figures want them; a CSV-only scan does not: memory stays flat).
     """
-    root = Path(root)
+    # Absolute, so image paths and the root agree however the caller spelled the folder.
+    root = Path(root).absolute()
     options = options or ScanOptions()
-    paths = list(paths) if paths is not None else select_images(root)
+    paths = ([Path(path).absolute() for path in paths] if paths is not None
+             else select_images(root))
     stop = should_stop or (lambda: False)
     total = len(paths)
     done = 0

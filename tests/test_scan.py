@@ -168,3 +168,14 @@ def test_incremental_csv_replaces_only_when_finished(tmp_path) -> None:
     writer.finish()
     rows = read_csv(out)
     assert rows[0]["image"] == "a.png" and rows[0]["mass_in_mask"] == ""
+
+
+def test_a_relative_folder_finds_its_masks(leaky_setup, tmp_path, monkeypatch) -> None:
+    """Regression: `leakview scan data` (relative) once looked for masks under data/data/."""
+    data, model = leaky_setup
+    monkeypatch.chdir(data.parent)
+    out = tmp_path / "relative.csv"
+    assert _scan([data.name, "--model", str(model), "--csv", str(out)]) == 0
+    rows = read_csv(out)
+    assert len(rows) == 20
+    assert all(float(row["mask_area_frac"]) > 0 for row in rows)

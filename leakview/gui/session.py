@@ -101,7 +101,7 @@ class Session(QObject):
 
     # -- folder and images ---------------------------------------------------------------
     def set_folder(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()
         if self.document is not None:
             self.document.changed.disconnect(self._on_mask_changed)
         for document in self.documents.values():
