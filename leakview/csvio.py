@@ -85,11 +85,28 @@ def columns_for(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return columns
 
 
+class _Writer:
+    """``csv.writer`` with ``\\n`` line ends that also quotes cells holding a ``\\r``.
+
+    The standard writer quotes only the characters of its own line terminator, but every CSV
+    reader (Python's included) ends a row at a bare ``\\r`` too: an unquoted CR in a file name
+    or an error message would split the row in two. Rows with a CR are written fully quoted.
+    """
+
+    def __init__(self, stream) -> None:
+        self._plain = csv.writer(stream, lineterminator="\n")
+        self._quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Sequence[str]) -> None:
+        has_cr = any("\r" in cell for cell in cells)
+        (self._quoted if has_cr else self._plain).writerow(cells)
+
+
 def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """The whole CSV text (header + rows), ``\\n`` line ends."""
     columns = list(columns) if columns is not None else columns_for(rows)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _Writer(buffer)
     writer.writerow(columns)
     for row in rows:
         writer.writerow(format_row(row, columns))
@@ -120,7 +137,7 @@ class IncrementalCsv:
         atomic_write_bytes(self.partial, render_csv(list(resume_rows), self.columns)
                            .encode("utf-8"))
         self._stream = open(self.partial, "a", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._stream, lineterminator="\n")
+        self._writer = _Writer(self._stream)
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
@@ -145,7 +162,8 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     :class:`CsvFormatError`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as stream:   # keep CRs inside cells
+            text = stream.read()
     except (OSError, UnicodeDecodeError) as error:
         raise CsvFormatError(path, f"cannot read ({error})") from None
     complete = text if text.endswith("\n") else text[:text.rfind("\n") + 1]
@@ -182,7 +200,7 @@ def merge_csv(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[s
         natural_sort_key(row["image"]), order.get(row["method"], len(order)), row["method"],
         row["target"]))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _Writer(buffer)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([row.get(column, "") for column in columns])
