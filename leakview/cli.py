@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakview.commands.train_cmd",
     "leakview.commands.scan_cmd",
     "leakview.commands.masks_cmd",
+    "leakview.commands.canary_cmd",
+    "leakview.commands.atlas_cmd",
 )
 
 EXIT_OK = 0
