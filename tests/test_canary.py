@@ -201,9 +201,6 @@ def test_ctrl_c_in_the_cli_exits_130_with_a_partial_report(tmp_path, monkeypatch
         return original(self, which, *args)
 
     monkeypatch.setattr(_Run, "evaluate", interrupted)
-    if "leakview.commands.canary_cmd" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES",
-                            cli.COMMAND_MODULES + ("leakview.commands.canary_cmd",))
     status = cli.main(["canary", str(data), "--arch", "resnet18", "--input-size",
                        str(SIZE), str(SIZE), "--epochs", "1", "--methods", "saliency",
                        "--out", str(out), "--device", "cpu", "--batch-size", "4",
@@ -269,6 +266,31 @@ def test_bad_settings_fail_before_writing(tmp_path) -> None:
     with pytest.raises(cli.CommandError) as info:  # neither --arch nor --init
         args.func(args)
     assert info.value.status == 2
+
+
+class _RunsCode:
+    """Unpickling this creates ``marker``: stands for any code a checkpoint could run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_init_with_pickled_code_is_refused_before_anything_is_written(tmp_path, capsys) -> None:
+    import pickle
+
+    data = write_honest_folder(tmp_path / "data", per_class=2)
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(_RunsCode(tmp_path / "PWNED")))
+    out = tmp_path / "out"
+    status = cli.main(["canary", str(data), "--init", str(evil), "--out", str(out),
+                       "--epochs", "1", "--device", "cpu"])
+    assert status == 1
+    assert str(evil) in capsys.readouterr().err
+    assert not (tmp_path / "PWNED").exists()
+    assert not out.exists()
 
 
 def test_markers_follow_the_class_positions() -> None:

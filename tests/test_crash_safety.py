@@ -1,9 +1,11 @@
 """Crash safety with real processes killed by SIGKILL: atomic mask writes, and a scan killed
-mid-run that --resume completes to exactly the rows of an uninterrupted run."""
+mid-run that --resume completes to exactly the rows of an uninterrupted run, and a canary
+killed mid-run whose reports stay whole."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import signal
@@ -194,3 +196,44 @@ def test_scan_killed_mid_run_then_resumed(scan_setup, tmp_path: Path, one_torch_
     images = [row[0] for row in got]
     assert len(images) == len(set(images)) == N_IMAGES    # no duplicates, no gaps
     _same(expected, got, header)
+
+
+# =============================================================================================
+# (c) canary: kill -9 mid-run leaves every report file whole
+# =============================================================================================
+
+def _phases_done(report: Path) -> list[str]:
+    try:
+        return json.loads(report.read_text(encoding="utf-8"))["phases_done"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def test_canary_killed_mid_run_leaves_whole_reports(tmp_path: Path) -> None:
+    from test_canary import SIZE, write_honest_folder
+
+    from leakview.canary import CSV_COLUMNS
+    from leakview.cli import main
+
+    data = write_honest_folder(tmp_path / "data", per_class=6)
+    out = tmp_path / "out"
+    command = ["canary", str(data), "--arch", "resnet18", "--input-size", str(SIZE), str(SIZE),
+               "--out", str(out), "--device", "cpu", "--batch-size", "4", "--holdout", "0.25"]
+    slow = ["--epochs", "2", "--methods", "saliency,lime", "--lime-samples", "40"]
+    process = subprocess.Popen([sys.executable, "-m", "leakview", *command, *slow], env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for(lambda: "evaluate-clean" in _phases_done(out / "canary.json"), process,
+              timeout=300)
+    _kill(process)
+    process.stderr.close()
+
+    report = json.loads((out / "canary.json").read_text(encoding="utf-8"))
+    assert report["status"] == "partial" and "evaluate-clean" in report["phases_done"]
+    with open(out / "canary.csv", encoding="utf-8", newline="") as stream:
+        grid = list(csv.reader(stream))
+    assert tuple(grid[0]) == CSV_COLUMNS and {row[0] for row in grid[1:]} == {"clean"}
+    assert (out / "report.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+
+    # The killed run's folder is replaced only on request, and then completes.
+    assert main([*command, "--force", "--epochs", "1", "--methods", "saliency"]) == 0
+    assert json.loads((out / "canary.json").read_text())["status"] == "complete"

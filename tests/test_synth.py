@@ -242,10 +242,7 @@ def test_generate_dataset_argument_errors(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- CLI
 
 @pytest.fixture
-def demo_cli(monkeypatch):
-    modules = cli.COMMAND_MODULES
-    if "leakview.commands.demo_data" not in modules:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", modules + ("leakview.commands.demo_data",))
+def demo_cli():
     return cli.main
 
 
