@@ -289,6 +289,71 @@ def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
     return entry
 
 
+class AtlasBuilder:
+    """Accumulates an atlas one image at a time (what :func:`compute_atlas` does for a folder;
+    the app's *Analyze folder* feeds it the maps its scan already computed, so the atlas costs
+    no extra attribution). ``add`` takes an image's attribution at model resolution for its
+    predicted class; :meth:`finish` may be called at any point (a cancelled scan gives the atlas
+    of the images seen so far). Parameters as :func:`compute_atlas`."""
+
+    def __init__(self, model: LoadedModel, root: str | os.PathLike[str], method: str = "saliency",
+                 method_options: dict[str, Any] | None = None,
+                 frame: Sequence[int] | None = None, hot_fraction: float = 0.01,
+                 outside_share: float = 0.9, min_concentration: float = 3.0,
+                 min_images: int = 3, cell: int | None = None) -> None:
+        if not 0 < hot_fraction <= 1 or not 0 < outside_share <= 1 or min_concentration < 0:
+            raise ValueError("hot_fraction and outside_share must be in (0, 1], "
+                             "min_concentration >= 0")
+        if min_images < 1:
+            raise ValueError("min_images must be at least 1")
+        frame_hw = tuple(int(v) for v in (frame or model.input_size))
+        if len(frame_hw) != 2 or min(frame_hw) < 2:
+            raise ValueError(f"frame must be (h, w) with sides >= 2, got {frame!r}")
+        cell = default_cell(frame_hw) if cell is None else int(cell)
+        if not 1 <= cell <= min(frame_hw):
+            raise ValueError(f"cell must be between 1 and the frame's short side, got {cell}")
+        self.model_info = {"source": str(model.source) if model.source else None,
+                           "arch": model.arch, "classes": list(model.classes),
+                           "input_size": list(model.input_size)}
+        self.classes = list(model.classes)
+        self.root = Path(root)
+        self.method = method
+        self.method_options = dict(method_options or {})
+        self.frame: tuple[int, int] = (frame_hw[0], frame_hw[1])
+        self.cell = cell
+        self.hot_fraction, self.outside_share = hot_fraction, outside_share
+        self.min_concentration, self.min_images = min_concentration, min_images
+        self.accumulators = [_Accumulator(self.frame) for _ in self.classes]
+        self.errors: list[str] = []
+        self.images = 0
+
+    def add(self, image: np.ndarray, map_model: np.ndarray, predicted: int,
+            label: int | None = None, mask: np.ndarray | None = None) -> None:
+        """One image (RGB uint8), its map at model resolution for class ``predicted``, its true
+        label index (or None) and its expected-region mask at image resolution (or None)."""
+        self.images += 1
+        self.accumulators[int(predicted)].add(_normalised(map_model, self.frame), image, label,
+                                              int(predicted), mask)
+
+    def add_error(self, text: str) -> None:
+        """An image that could not be used (counted in ``images``, listed in ``errors``)."""
+        self.images += 1
+        self.errors.append(text)
+
+    def finish(self) -> Atlas:
+        classes = [_finish(name, index, self.accumulators[index], self.hot_fraction,
+                           self.outside_share, self.min_concentration, self.cell,
+                           self.min_images)
+                   for index, name in enumerate(self.classes)]
+        return Atlas(method=self.method, frame=self.frame, classes=classes, root=self.root,
+                     images=self.images, errors=list(self.errors), model=dict(self.model_info),
+                     rule={"hot_fraction": self.hot_fraction,
+                           "outside_share": self.outside_share,
+                           "min_concentration": self.min_concentration,
+                           "min_images": self.min_images, "cell": self.cell},
+                     method_options=dict(self.method_options))
+
+
 def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str = "saliency",
                   method_options: dict[str, Any] | None = None,
                   masks_root: str | os.PathLike[str] | None = None,
@@ -310,24 +375,13 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
     """
     options = resolve_options(method, dict(method_options or {}))
     explicit = dict(method_options or {})
-    if not 0 < hot_fraction <= 1 or not 0 < outside_share <= 1 or min_concentration < 0:
-        raise ValueError("hot_fraction and outside_share must be in (0, 1], "
-                         "min_concentration >= 0")
-    if min_images < 1:
-        raise ValueError("min_images must be at least 1")
     if batch_size < 1:
         raise ValueError("batch size must be at least 1")
     root = Path(root)
-    frame_hw = tuple(int(v) for v in (frame or model.input_size))
-    if len(frame_hw) != 2 or min(frame_hw) < 2:
-        raise ValueError(f"frame must be (h, w) with sides >= 2, got {frame!r}")
-    cell = default_cell(frame_hw) if cell is None else int(cell)
-    if not 1 <= cell <= min(frame_hw):
-        raise ValueError(f"cell must be between 1 and the frame's short side, got {cell}")
+    builder = AtlasBuilder(model, root, method, explicit, frame, hot_fraction, outside_share,
+                           min_concentration, min_images, cell)
     paths = list(paths) if paths is not None else discover_images(root)
     stop = should_stop or (lambda: False)
-    accumulators = [_Accumulator(frame_hw) for _ in model.classes]
-    errors: list[str] = []
     model.module.eval()
     total = len(paths)
     for start in range(0, total, batch_size):
@@ -339,7 +393,7 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
             try:
                 image = load_image(path)
             except ImageLoadError as error:
-                errors.append(f"{name}: {error.reason}")
+                builder.add_error(f"{name}: {error.reason}")
                 continue
             mask = None
             candidate = mask_path(root, name, masks_root)
@@ -347,7 +401,7 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
                 try:
                     mask = read_mask(candidate, image.shape[:2])
                 except MaskError as error:
-                    errors.append(f"{name}: mask: {error.reason}")
+                    builder.errors.append(f"{name}: mask: {error.reason}")
             label_name = true_label(path, root, model.classes)
             images.append(image)
             labels.append(model.classes.index(label_name) if label_name is not None else None)
@@ -362,22 +416,10 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
                                 for image, p in zip(images, predicted)]
             for image, label, mask, p, attribution in zip(images, labels, masks, predicted,
                                                           attributions):
-                accumulators[int(p)].add(_normalised(attribution.map_model, frame_hw), image,
-                                         label, int(p), mask)
+                builder.add(image, attribution.map_model, int(p), label, mask)
         if progress:
             progress(min(start + batch_size, total), total)
-    classes = [_finish(name, index, accumulators[index], hot_fraction, outside_share,
-                       min_concentration, cell, min_images)
-               for index, name in enumerate(model.classes)]
-    return Atlas(method=method, frame=frame_hw, classes=classes, root=root, images=total,
-                 errors=errors,
-                 model={"source": str(model.source) if model.source else None,
-                        "arch": model.arch, "classes": list(model.classes),
-                        "input_size": list(model.input_size)},
-                 rule={"hot_fraction": hot_fraction, "outside_share": outside_share,
-                       "min_concentration": min_concentration, "min_images": min_images,
-                       "cell": cell},
-                 method_options=explicit)
+    return builder.finish()
 
 
 # -------------------------------------------------------------------------------- figure
