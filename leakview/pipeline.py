@@ -16,7 +16,7 @@ from leakview.atomic import atomic_write_text
 from leakview.csvio import CSV_COLUMNS, IncrementalCsv, format_cell, partial_path, read_csv
 from leakview.models import LoadedModel, load_model
 from leakview.progress import ProgressBar
-from leakview.report import save_png, study_figure, summarize
+from leakview.report import SummaryTally, save_png, study_figure
 from leakview.resources import demo_model_path
 from leakview.scan import SUPERPIXEL_SHARE_COLUMN, ImageResult, ScanOptions, scan, select_images
 from leakview.verdict import VerdictRule
@@ -128,14 +128,18 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
 
     writer = IncrementalCsv(job.csv, SCAN_COLUMNS, kept)
     bar = ProgressBar(len(todo), "scan", unit="img", stream=stream) if stream else None
-    all_rows: list[dict[str, Any]] = list(kept)
+    # The summary is tallied as rows come (counts and sums), not kept: memory stays flat.
+    tally = SummaryTally()
+    tally.add_all(kept)
+    rows_written = len(kept)
     errors = 0
     try:
         for result in scan(model, job.folder, todo, options,
                            progress=(lambda done, total: bar.update(done)) if bar else None,
                            should_stop=should_stop, keep_attributions=job.figures is not None):
             writer.write(result.rows)
-            all_rows.extend(result.rows)
+            tally.add_all(result.rows)
+            rows_written += len(result.rows)
             errors += result.error is not None
             if job.figures is not None and result.error is None:
                 _save_figure(job, model, result)
@@ -146,13 +150,13 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     writer.finish()
     if bar:
         bar.close()
-    summary = summarize(all_rows, options.rule)
+    summary = tally.result(options.rule)
     if job.summary is not None:
         atomic_write_text(job.summary, json.dumps(
             {**summary, "model": str(model.source), "folder": str(job.folder),
              "scanned_methods": list(options.methods), "shard": job.shard}, indent=2, default=str)
             + "\n")
-    return ScanOutcome(images=len(todo), rows_written=len(all_rows), errors=errors,
+    return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary)
 
 

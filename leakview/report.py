@@ -13,9 +13,53 @@ from PIL import Image, ImageDraw, ImageFont
 
 from leakview.atomic import atomic_write_bytes
 from leakview.csvio import parse_number
-from leakview.verdict import VerdictRule, folder_verdict
+from leakview.verdict import VerdictRule, VerdictTally
 
 MASK_OUTLINE_COLOR = (0, 255, 255)
+
+
+class SummaryTally:
+    """:func:`summarize` one row at a time, in memory that does not grow with the rows (counts
+    and sums per class and method): ``leakview scan`` keeps its summary this way."""
+
+    def __init__(self) -> None:
+        self.verdict = VerdictTally()
+        self._groups: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.verdict.add(row)
+        # images, errors, mass sum, masses, flag sum, flags, labelled, correct
+        group = self._groups.setdefault((row.get("label") or "(unlabelled)", str(row["method"])),
+                                        [0, 0, 0.0, 0, 0.0, 0, 0, 0])
+        group[0] += 1
+        group[1] += bool(row.get("error"))
+        mass = parse_number(row.get("mass_in_mask"))
+        if mass is not None:
+            group[2] += mass
+            group[3] += 1
+        flag = parse_number(row.get("leak_flag"))
+        if flag is not None:
+            group[4] += flag
+            group[5] += 1
+        if row.get("label") and not row.get("error"):
+            group[6] += 1
+            group[7] += row.get("predicted") == row.get("label")
+
+    def add_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def result(self, rule: VerdictRule = VerdictRule()) -> dict[str, Any]:
+        per_class = []
+        for (label, method), group in sorted(self._groups.items()):
+            images, errors, mass, masses, flag, flags, labelled, correct = group
+            per_class.append({
+                "label": label, "method": method, "images": images, "errors": errors,
+                "mean_mass_in_mask": mass / masses if masses else None,
+                "flag_rate": flag / flags if flags else None,
+                "accuracy": correct / labelled if labelled else None,
+            })
+        return {**self.verdict.result(rule), "per_class": per_class}
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
@@ -23,26 +67,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule
     """Folder summary: the verdict (see :mod:`leakview.verdict`), and per class (true label,
     else ``(unlabelled)``) and method: image count, errors, mean mass_in_mask, flag rate,
     accuracy where labels are known."""
-    rows = list(rows)
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row.get("label") or "(unlabelled)", str(row["method"])), []).append(row)
-    per_class = []
-    for (label, method), members in sorted(groups.items()):
-        masses = [m for m in (parse_number(row.get("mass_in_mask")) for row in members)
-                  if m is not None]
-        flags = [f for f in (parse_number(row.get("leak_flag")) for row in members) if f is not None]
-        labelled = [row for row in members if row.get("label") and not row.get("error")]
-        correct = sum(1 for row in labelled if row.get("predicted") == row.get("label"))
-        per_class.append({
-            "label": label, "method": method, "images": len(members),
-            "errors": sum(1 for row in members if row.get("error")),
-            "mean_mass_in_mask": sum(masses) / len(masses) if masses else None,
-            "flag_rate": sum(flags) / len(flags) if flags else None,
-            "accuracy": correct / len(labelled) if labelled else None,
-        })
-    verdict = folder_verdict(rows, rule)
-    return {**verdict, "per_class": per_class}
+    tally = SummaryTally()
+    tally.add_all(rows)
+    return tally.result(rule)
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:

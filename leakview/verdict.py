@@ -52,6 +52,53 @@ def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
     return int(share < rule.min_topk_share * achievable)
 
 
+class VerdictTally:
+    """:func:`folder_verdict` one row at a time, in memory that does not grow with the rows
+    (counts and sums per method), so a scan of any size can keep its verdict as it goes."""
+
+    def __init__(self) -> None:
+        self._methods: dict[str, dict[str, Any]] = {}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        stats = self._methods.setdefault(str(row["method"]), {
+            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "_mass": 0.0, "_n": 0})
+        stats["images"] += 1
+        if row.get("error"):
+            stats["errors"] += 1
+            return
+        flag = parse_number(row.get("leak_flag"))
+        if flag is None:
+            stats["undefined"] += 1
+        else:
+            stats["flagged"] += int(flag >= 0.5)
+        mass = parse_number(row.get("mass_in_mask"))
+        if mass is not None:
+            stats["_mass"] += mass
+            stats["_n"] += 1
+
+    def result(self, rule: VerdictRule = VerdictRule()) -> dict[str, Any]:
+        per_method: dict[str, dict[str, Any]] = {}
+        verdicts = []
+        for method, tally in self._methods.items():
+            stats = {key: value for key, value in tally.items() if not key.startswith("_")}
+            judged = stats["images"] - stats["errors"] - stats["undefined"]
+            stats["mean_mass_in_mask"] = tally["_mass"] / tally["_n"] if tally["_n"] else None
+            stats["flag_rate"] = stats["flagged"] / judged if judged else None
+            if judged == 0:
+                stats["verdict"] = UNDETERMINED
+            else:
+                stats["verdict"] = LEAK if stats["flag_rate"] >= rule.max_flag_rate else OK
+            verdicts.append(stats["verdict"])
+            per_method[method] = stats
+        if LEAK in verdicts:
+            overall = LEAK
+        elif OK in verdicts:
+            overall = OK
+        else:
+            overall = UNDETERMINED
+        return {"verdict": overall, "rule": rule.as_dict(), "methods": per_method}
+
+
 def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
                    ) -> dict[str, Any]:
     """Folder-level verdict from scan rows (dicts, or CSV rows of strings).
@@ -60,37 +107,7 @@ def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = Verdic
     {"images", "flagged", "undefined", "errors", "flag_rate", "mean_mass_in_mask",
     "verdict"}}}``.
     """
-    per_method: dict[str, dict[str, Any]] = {}
+    tally = VerdictTally()
     for row in rows:
-        stats = per_method.setdefault(str(row["method"]), {
-            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "_mass": []})
-        stats["images"] += 1
-        if row.get("error"):
-            stats["errors"] += 1
-            continue
-        flag = parse_number(row.get("leak_flag"))
-        if flag is None:
-            stats["undefined"] += 1
-        else:
-            stats["flagged"] += int(flag >= 0.5)
-        mass = parse_number(row.get("mass_in_mask"))
-        if mass is not None:
-            stats["_mass"].append(mass)
-    verdicts = []
-    for stats in per_method.values():
-        masses = stats.pop("_mass")
-        judged = stats["images"] - stats["errors"] - stats["undefined"]
-        stats["mean_mass_in_mask"] = sum(masses) / len(masses) if masses else None
-        stats["flag_rate"] = stats["flagged"] / judged if judged else None
-        if judged == 0:
-            stats["verdict"] = UNDETERMINED
-        else:
-            stats["verdict"] = LEAK if stats["flag_rate"] >= rule.max_flag_rate else OK
-        verdicts.append(stats["verdict"])
-    if LEAK in verdicts:
-        overall = LEAK
-    elif OK in verdicts:
-        overall = OK
-    else:
-        overall = UNDETERMINED
-    return {"verdict": overall, "rule": rule.as_dict(), "methods": per_method}
+        tally.add(row)
+    return tally.result(rule)
