@@ -1083,19 +1083,24 @@ def _json_files(src: Path) -> tuple[Path, list[Path]]:
     return src, found
 
 
-def _check_real_destination(destination: Path, image_root: Path,
-                            masks_root: str | os.PathLike[str] | None, real_root: Path) -> None:
-    """Refuse a mask destination that symlinks lead out of its masks root -- or, for the
-    default ``ROOT/.leakview/masks``, out of the image root (a ``.leakview`` link shipped in a
-    downloaded data set must not make an import write elsewhere)."""
+def check_mask_destination(destination: str | os.PathLike[str],
+                           image_root: str | os.PathLike[str],
+                           masks_root: str | os.PathLike[str] | None = None) -> None:
+    """Refuse (:class:`MaskError`) a mask destination that symbolic links lead out of its masks
+    root -- or, for the default ``ROOT/.leakview/masks``, out of the image root: a
+    ``.leakview`` link shipped in a downloaded data set must not make leakview write (or
+    delete) files elsewhere. Every writer of masks calls this first: ``leakview masks import``
+    and the app's autosave."""
+    destination = Path(destination)
     base = Path(masks_root) if masks_root is not None else default_masks_root(image_root)
     real_base = Path(os.path.realpath(base))
     real = Path(os.path.realpath(destination))
-    if not real.is_relative_to(real_base) or (masks_root is None
-                                               and not real_base.is_relative_to(real_root)):
-        raise _Skip(f"refused: the mask path {destination} leads outside "
-                    f"{'the masks root' if masks_root is not None else 'the image root'} "
-                    "through a symbolic link")
+    if not real.is_relative_to(real_base) or (
+            masks_root is None
+            and not real_base.is_relative_to(Path(os.path.realpath(image_root)))):
+        raise MaskError(destination, f"refused: the mask path {destination} leads outside "
+                        f"{'the masks root' if masks_root is not None else 'the image root'} "
+                        "through a symbolic link")
 
 
 def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.PathLike[str],
@@ -1148,7 +1153,7 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
         if relative in done:
             raise _Skip(f"the mask of {relative} was already written from {done[relative]}")
         destination = mask_path(image_root, relative, masks_root)
-        _check_real_destination(destination, image_root, masks_root, roots.real)
+        check_mask_destination(destination, image_root, masks_root)
         if not overwrite and destination.exists():
             raise _Skip(f"mask of {relative} exists (not overwritten)")
         try:

@@ -181,6 +181,64 @@ def test_symlinked_masks_folder_is_not_a_way_out(tmp_path: Path) -> None:
     assert report.written == ["sub/img.png"] and (masks / "sub" / "img.png.png").is_file()
 
 
+def test_gui_mask_save_refuses_a_symlinked_leakview(qtbot, tmp_path: Path) -> None:
+    """The app's autosave checks the destination like the import does: a ``.leakview`` link
+    shipped with the data set makes it refuse (message in the window), never write or delete
+    through the link; the drawn mask stays in the session."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+
+    from leakview.gui.main_window import MainWindow
+    from leakview.gui.settings import AppSettings, open_settings
+    from test_gui_support import drag, viewport_point
+
+    root = _images(tmp_path / "data")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / ".leakview").symlink_to(outside, target_is_directory=True)
+    window = MainWindow(folder=root,
+                        settings=AppSettings(open_settings(tmp_path / "settings.ini")))
+    qtbot.addWidget(window)
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    session = window.session
+    qtbot.waitUntil(lambda: session.document is not None, timeout=15000)
+    first = session.document.image_path
+
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    drag(qtbot, window, viewport_point(window, 3, 3), viewport_point(window, 20, 15))
+    qtbot.waitUntil(lambda: "Cannot save mask" in window.messages.text(), timeout=10000)
+    text = window.messages.text()
+    assert "symbolic link" in text and "outside the image root" in text, text
+    window.store.flush()
+    assert _files(outside) == set()
+    drawn = session.document.mask
+    assert drawn is not None and drawn.any()
+
+    # Undo back to "no mask" would remove the file: refused too, even once a file is there.
+    target = outside / "masks" / "cat" / "0.png.png"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not yours")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.document.mask is None
+    window.store.flush()
+    assert target.read_bytes() == b"not yours"
+
+    # Redo, step away and back: the unsaved mask is still shown (kept in memory, not lost).
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: session.image is not None and session.image.path != first,
+                    timeout=15000)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: session.image is not None and session.image.path == first
+                    and session.document is not None
+                    and session.document.image_path == first, timeout=15000)
+    np.testing.assert_array_equal(session.document.mask, drawn)
+    assert target.read_bytes() == b"not yours"
+    window.close()
+
+
 @pytest.mark.parametrize("image", ["../x.png", "a/../../x.png", "/etc/passwd", "..", "a/.."])
 def test_mask_path_refuses_escapes(tmp_path: Path, image: str) -> None:
     with pytest.raises(ValueError):

@@ -6,6 +6,12 @@ erasing, clearing and imports alike. Each change is written by :class:`MaskStore
 ``masks.write_mask`` to ``masks.mask_path`` (atomic temp file + rename) on the ``masks`` lane,
 in order; until a write lands, :meth:`MaskStore.pending` answers with the newest mask so that
 revisiting an image never shows an older file. Undoing back to "no mask" removes the file.
+
+Before each write or removal the destination is checked with ``masks.check_mask_destination``:
+a ``.leakview`` (or masks-root sub-folder) that symbolic links lead out of the image root (or
+the chosen masks root) is refused, the store emits :attr:`MaskStore.failed` with the reason
+(the window shows it), and the mask stays pending in memory -- shown again on revisit, never
+lost in the session -- instead of being written elsewhere.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from leakview.masks import write_mask
+from leakview.masks import MaskError, check_mask_destination, write_mask
 from leakview.gui.workers import JobRunner
 
 UNDO_LIMIT = 100
@@ -35,6 +41,7 @@ class MaskStore(QObject):
         self.runner = runner
         self._lock = threading.Lock()
         self._pending: dict[Path, np.ndarray | None] = {}
+        self._roots: dict[Path, tuple[Path, Path | None]] = {}
 
     def pending(self, mask_file: Path) -> object:
         """The newest unsaved mask for ``mask_file`` (``None`` = to be removed), or
@@ -46,11 +53,22 @@ class MaskStore(QObject):
     def is_absent(value: object) -> bool:
         return value is _ABSENT
 
-    def save(self, mask_file: Path, mask: np.ndarray | None) -> None:
+    def has_pending(self, mask_file: Path) -> bool:
+        """True while an edit of ``mask_file`` is not on disk (queued, or its write failed)."""
+        with self._lock:
+            return Path(mask_file) in self._pending
+
+    def save(self, mask_file: Path, mask: np.ndarray | None, image_root: Path | None = None,
+             masks_root: Path | None = None) -> None:
+        """Queue the write (``None``: removal) of ``mask_file``; with ``image_root`` the
+        destination is checked against symbolic links out of the roots first."""
         mask_file = Path(mask_file)
         snapshot = None if mask is None else np.array(mask, dtype=bool, copy=True)
         with self._lock:
             self._pending[mask_file] = snapshot
+            if image_root is not None:
+                self._roots[mask_file] = (Path(image_root),
+                                          None if masks_root is None else Path(masks_root))
         self.runner.run(lambda ctx: self._write(mask_file), f"Saving {mask_file.name}",
                         lane="masks", on_error=lambda reason: self.failed.emit(
                             str(mask_file), reason),
@@ -61,6 +79,12 @@ class MaskStore(QObject):
             if mask_file not in self._pending:
                 return  # an earlier job already wrote the newest state
             mask = self._pending[mask_file]
+            roots = self._roots.get(mask_file)
+        if roots is not None:
+            try:
+                check_mask_destination(mask_file, *roots)
+            except MaskError as error:
+                raise RuntimeError(error.reason) from None
         if mask is None:
             mask_file.unlink(missing_ok=True)
         else:
@@ -68,6 +92,7 @@ class MaskStore(QObject):
         with self._lock:
             if self._pending.get(mask_file, _ABSENT) is mask:
                 del self._pending[mask_file]
+                self._roots.pop(mask_file, None)
 
     def flush(self) -> None:
         """Block until every edit made so far is on disk."""
@@ -111,15 +136,22 @@ class MaskDocument(QObject):
 
     def __init__(self, image_path: Path, mask_file: Path, shape: tuple[int, int],
                  mask: np.ndarray | None, store: MaskStore,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, image_root: Path | None = None,
+                 masks_root: Path | None = None) -> None:
         super().__init__(parent)
         self.image_path = Path(image_path)
         self.mask_file = Path(mask_file)
+        self.image_root = None if image_root is None else Path(image_root)
+        self.masks_root = None if masks_root is None else Path(masks_root)
         self.shape = (int(shape[0]), int(shape[1]))
         self.store = store
         self._mask = None if mask is None else np.asarray(mask, dtype=bool)
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(UNDO_LIMIT)
+
+    def unsaved(self) -> bool:
+        """True while this mask's newest state is not on disk (write queued or failed)."""
+        return self.store.has_pending(self.mask_file)
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -153,5 +185,5 @@ class MaskDocument(QObject):
 
     def _apply(self, mask: np.ndarray | None) -> None:
         self._mask = mask
-        self.store.save(self.mask_file, mask)
+        self.store.save(self.mask_file, mask, self.image_root, self.masks_root)
         self.changed.emit()
