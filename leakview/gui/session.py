@@ -30,8 +30,25 @@ from leakview.verdict import VerdictRule
 from leakview.gui.mask_doc import MaskDocument, MaskStore
 from leakview.gui.workers import Job, JobRunner
 
+# Bounded caches (least recently used first out), so paging through a 10,000-image folder
+# keeps memory flat: mask documents (with their undo history) of the last MAX_DOCUMENTS images
+# -- a document whose newest edit is not on disk yet (write queued or failed) is never dropped
+# -- and computed results (predictions, maps) up to CACHE_BYTES / CACHE_ENTRIES.
 MAX_DOCUMENTS = 32
 CACHE_BYTES = 256 * 2 ** 20
+CACHE_ENTRIES = 4096
+
+
+def _nbytes(value: Any) -> int:
+    """Approximate memory of a cached result: its arrays (an Attribution's maps and extras)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    total = 0
+    for part in (getattr(value, "map", None), getattr(value, "map_model", None),
+                 *getattr(value, "extras", {}).values()):
+        if isinstance(part, np.ndarray):
+            total += int(part.nbytes)
+    return total
 
 
 @dataclass
@@ -157,13 +174,12 @@ class Session(QObject):
         if isinstance(mask, MaskDocument):
             document = mask
         else:
-            document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store, self)
+            document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store, self,
+                                    image_root=self.root or path.parent,
+                                    masks_root=self.masks_root)
             self.documents[path] = document
-            while len(self.documents) > MAX_DOCUMENTS:
-                _, old = self.documents.popitem(last=False)
-                if old is not self.document:
-                    old.deleteLater()
         self.documents.move_to_end(path)
+        self._evict_documents(keep=document)
         if self.document is not None:
             self.document.changed.disconnect(self._on_mask_changed)
         self.document = document
@@ -173,6 +189,23 @@ class Session(QObject):
         self.imageShown.emit(self.image)
         self.maskChanged.emit(document)
         self.start_model_work()
+
+    def _evict_documents(self, keep: MaskDocument | None = None) -> None:
+        """Drop the least recently shown documents beyond MAX_DOCUMENTS. Edits are autosaved
+        as they happen, so a dropped document loses only its undo history; one whose newest
+        state is not on disk (write still queued, or failed) is kept."""
+        excess = len(self.documents) - MAX_DOCUMENTS
+        if excess <= 0:
+            return
+        for path in list(self.documents):
+            if excess <= 0:
+                break
+            document = self.documents[path]
+            if document is keep or document is self.document or document.unsaved():
+                continue
+            del self.documents[path]
+            document.deleteLater()
+            excess -= 1
 
     def _on_mask_changed(self) -> None:
         self.maskChanged.emit(self.document)
@@ -255,12 +288,13 @@ class Session(QObject):
         return (str(path), self._loaded_model, self.target, method)
 
     def _remember(self, key: tuple, value: Any) -> None:
-        size = int(getattr(getattr(value, "map", None), "nbytes", 0)) or 64
+        size = _nbytes(value) + 256   # + the key, the entry and the object around the arrays
         if key in self.cache:
             self._cache_bytes -= self.cache.pop(key)[1]
         self.cache[key] = (value, size)
         self._cache_bytes += size
-        while self._cache_bytes > CACHE_BYTES and len(self.cache) > 1:
+        while (self._cache_bytes > CACHE_BYTES or len(self.cache) > CACHE_ENTRIES) \
+                and len(self.cache) > 1:
             _, (_, dropped) = self.cache.popitem(last=False)
             self._cache_bytes -= dropped
 

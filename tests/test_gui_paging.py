@@ -1,0 +1,121 @@
+"""Paging through a large folder keeps the app's caches bounded (mask documents, computed
+results), and masks edited along the way survive eviction: on disk when their write landed, in
+memory (document kept) when it did not. Counts and sizes only, never wall-clock times.
+benchmarks/bench_gui_paging.py measures the same on 10,000 images (RSS and stalls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from leakview.gui import session as session_module  # noqa: E402
+from leakview.masks import read_mask  # noqa: E402
+from test_gui_support import (  # noqa: E402,F401
+    IMAGE_SHAPE, make_window, settings, tiny_model, wait_layer, write_images)
+
+MAX_DOCUMENTS = 6
+CACHE_ENTRIES = 10
+
+
+@pytest.fixture
+def many(tmp_path) -> Path:
+    return write_images(tmp_path / "images", per_class=150)        # 300 images
+
+
+@pytest.fixture
+def small_caches(monkeypatch):
+    monkeypatch.setattr(session_module, "MAX_DOCUMENTS", MAX_DOCUMENTS)
+    monkeypatch.setattr(session_module, "CACHE_ENTRIES", CACHE_ENTRIES)
+
+
+def _shown(window) -> str | None:
+    image = window.session.image
+    return str(image.path) if image is not None else None
+
+
+def _region(seed: int) -> np.ndarray:
+    region = np.zeros(IMAGE_SHAPE, dtype=bool)
+    region[seed:seed + 10, 2 * seed:2 * seed + 15] = True
+    return region
+
+
+def test_paging_keeps_caches_bounded_and_edited_masks_survive(
+        qtbot, make_window, many, tiny_model, small_caches, monkeypatch):
+    import leakview.gui.mask_doc as mask_doc
+
+    window = make_window(many, tiny_model)
+    wait_layer(qtbot, window)
+    session = window.session
+    assert window.image_list.model.rowCount() == 300
+
+    # Edit the masks of the first three images; the third one's write fails (disk full, say).
+    real_write = mask_doc.write_mask
+    failing: set[Path] = set()
+
+    def write(path, mask):
+        if Path(path) in failing:
+            raise OSError(28, "No space left on device")
+        return real_write(path, mask)
+    monkeypatch.setattr(mask_doc, "write_mask", write)
+
+    edited: dict[str, np.ndarray] = {}
+    for number in range(3):
+        if number:
+            QTest.keyClick(window.canvas, Qt.Key.Key_D)
+        path = window.image_list.current_path()
+        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None
+                        and session.document.image_path == Path(path), timeout=15000)
+        if number == 2:
+            failing.add(session.document.mask_file)
+        assert session.document.add(_region(number + 1), "test edit")
+        edited[path] = _region(number + 1)
+    failed_path = window.image_list.current_path()
+    qtbot.waitUntil(lambda: "Cannot save mask" in window.messages.text(), timeout=10000)
+
+    # Hold D: auto-repeated presses, each waits for its image to be shown (so every image
+    # gets a document and its results are computed and cached).
+    shown: set[str] = set()
+    for _ in range(120):
+        QTest.keyPress(window.canvas, Qt.Key.Key_D)
+        path = window.image_list.current_path()
+        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None,
+                        timeout=15000)
+        shown.add(path)
+        # Never more documents than the bound plus the one whose write failed.
+        assert len(session.documents) <= MAX_DOCUMENTS + 1
+        assert len(session.cache) <= CACHE_ENTRIES
+        assert session._cache_bytes <= session_module.CACHE_BYTES
+    QTest.keyRelease(window.canvas, Qt.Key.Key_D)
+    wait_layer(qtbot, window)
+    assert len(shown) == 120
+    assert len(session.cache) <= CACHE_ENTRIES
+
+    # The saved edits were evicted with their documents and are on disk; the failed one was
+    # kept (with its undo history), not dropped.
+    window.store.flush()
+    kept = {str(document.image_path) for document in session.documents.values()}
+    assert failed_path in kept
+    for path, region in edited.items():
+        if path == failed_path:
+            continue
+        assert path not in kept
+        mask_file = window.session.root / ".leakview" / "masks" / (
+            Path(path).relative_to(window.session.root).as_posix() + ".png")
+        np.testing.assert_array_equal(read_mask(mask_file), region)
+
+    # Going back shows every edit: from disk, and from the kept document.
+    for path, region in edited.items():
+        assert window.image_list.select_path(path)
+        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None
+                        and session.document.image_path == Path(path), timeout=15000)
+        np.testing.assert_array_equal(session.document.mask, region)
+    assert session.document.stack.count() == 1      # the failed one's undo history survived
+    assert len(session.documents) <= MAX_DOCUMENTS + 1
+
