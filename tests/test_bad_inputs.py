@@ -127,10 +127,18 @@ def test_cli_scan_writes_a_well_formed_csv(corpus, corpus_model, tmp_path, capsy
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
 
 
+def _reason_words(expectation: str) -> list[str]:
+    return expectation.split(":", 1)[1].split()
+
+
 def test_gui_steps_through_every_file(qtbot, corpus, corpus_model, tmp_path) -> None:
+    """Stepping with D through every file: a good one is shown, a bad one gives a message
+    naming the file and the reason (and an error row in the list); then "Analyze folder"
+    finishes with one row per file, the bad ones as error rows with their reasons."""
     pytest.importorskip("pytestqt")
     from PySide6.QtCore import Qt
 
+    from leakview.gui.image_list import PREDICTED
     from leakview.gui.main_window import MainWindow
     from leakview.gui.settings import AppSettings, open_settings
 
@@ -142,6 +150,7 @@ def test_gui_steps_through_every_file(qtbot, corpus, corpus_model, tmp_path) -> 
     window.show()
     qtbot.waitExposed(window)
     assert window.image_list.proxy.rowCount() == len(expected)
+    table = window.image_list.model
     seen = []
     for step in range(len(expected)):
         if step:
@@ -156,5 +165,32 @@ def test_gui_steps_through_every_file(qtbot, corpus, corpus_model, tmp_path) -> 
         else:
             qtbot.waitUntil(lambda: f"Cannot open {Path(path).name}"
                             in window.messages.text(), timeout=15000)
+            message = window.messages.text().lower()
+            for word in _reason_words(expected[name]):
+                assert word in message, (name, message)
+            row = table.index(table.row_for(path), PREDICTED)
+            assert row.data() == "error"
+            tooltip = row.data(Qt.ItemDataRole.ToolTipRole)
+            assert tooltip.startswith(name) and len(tooltip) > len(name) + 2, tooltip
     assert sorted(seen) == sorted(expected)
+
+    # Analyze folder over the same files: completes, one row per file, bad ones as errors.
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=15000)
+    window.folder_panel.set_methods(("saliency",))
+    window.actions["analyze_folder"].trigger()
+    qtbot.waitUntil(lambda: window.analysis.summary is not None, timeout=120000)
+    assert window.analysis.complete
+    rows = {row["image"]: row for row in window.analysis.rows}
+    assert sorted(rows) == sorted(expected)
+    for name, expectation in expected.items():
+        row = rows[name]
+        if expectation == "ok":
+            assert not row["error"] and row["predicted"] in ("cat", "dog"), row
+        else:
+            assert row["error"] and not row["predicted"], row
+            for word in _reason_words(expectation):
+                assert word in row["error"].lower(), (name, row["error"])
+    summary = window.analysis.summary
+    assert sum(entry["errors"] for entry in summary["per_class"]) == sum(
+        expectation != "ok" for expectation in expected.values())
     window.close()
