@@ -56,11 +56,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("run_lime", "Run &LIME on this image", ("L",), "&Analysis"),
     ActionSpec("analyze_folder", "&Analyze folder", ("Ctrl+R",), "&Analysis"),
     ActionSpec("cancel_jobs", "&Cancel running jobs", ("Ctrl+.",), "&Analysis"),
+    ActionSpec("run_canary", "Run &canary…", (), "&Tools",
+               tip="Plant a leak in a copy of the data, train a clean and a leaky model, and "
+                   "check that the attribution methods find it (leakview canary)"),
     ActionSpec("shortcuts", "Keyboard &shortcuts", ("F1",), "&Help"),
     ActionSpec("about", "&About leakview", (), "&Help"),
 )
 
-MENU_ORDER = ("&File", "&Edit", "&Draw", "&View", "&Model", "&Analysis", "&Help")
+MENU_ORDER = ("&File", "&Edit", "&Draw", "&View", "&Model", "&Analysis", "&Tools", "&Help")
 UNDO_KEYS = ("Ctrl+Z",)
 REDO_KEYS = ("Ctrl+Shift+Z", "Ctrl+Y")
 

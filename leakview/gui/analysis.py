@@ -1,6 +1,9 @@
 """'Analyze folder': ``scan.scan`` over every image of the folder, off the GUI thread, with
 progress and Cancel; rows are collected as they arrive and summarised with
-``report.summarize`` (folder verdict + per-class table).
+``report.summarize`` (folder verdict + per-class table). The same job also builds the **class
+atlas** of every scanned method (:class:`leakview.atlas.AtlasBuilder`, fed the maps the scan
+has just computed, so it costs no extra attribution): mean map per predicted class with the
+hot-spot flag. After Cancel the atlas covers the images analysed so far.
 
 The scan runs on the ``batch`` lane on its own deep copy of the model, so it never shares
 hooks or gradients with the interactive layers computed meanwhile. Its rows are exactly the
@@ -17,6 +20,7 @@ from typing import Any, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
+from leakview.atlas import Atlas, AtlasBuilder
 from leakview.models import LoadedModel
 from leakview.report import summarize
 from leakview.scan import ImageResult, ScanOptions, scan
@@ -29,6 +33,7 @@ class FolderAnalysis(QObject):
     resultReady = Signal(object)   # ImageResult (rows only)
     finished = Signal(object)      # summary dict (complete or, after Cancel, partial)
     failed = Signal(str)
+    atlasReady = Signal(object)    # {method: Atlas}, after finished (complete or partial)
 
     def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +48,7 @@ class FolderAnalysis(QObject):
         self.total = 0
         self.done = 0
         self.job: Job | None = None
+        self.atlases: dict[str, Atlas] = {}
         self._run = 0
 
     def running(self) -> bool:
@@ -63,17 +69,32 @@ class FolderAnalysis(QObject):
         options = ScanOptions(methods=tuple(methods), method_options=dict(method_options or {}),
                               masks_root=masks_root, batch_size=batch_size, rule=self.rule)
         self.rows, self.summary, self.complete = [], None, False
+        self.atlases = {}
         self.root, self.methods = Path(root), tuple(methods)
         self.model_source = str(model.source) if model.source else ""
         self.total, self.done = len(paths), 0
         paths = list(paths)
 
+        atlases: dict[str, Atlas] = {}
+
         def work(ctx) -> int:
             local = copy.deepcopy(model)
+            builders = {method: AtlasBuilder(local, root, method,
+                                             options.method_options.get(method))
+                        for method in options.methods}
             count = 0
-            for result in scan(local, root, paths, options, should_stop=ctx.should_stop):
-                count += 1
-                ctx.progress((count, len(paths), result))
+            try:
+                for result in scan(local, root, paths, options, should_stop=ctx.should_stop,
+                                   keep_attributions=True):
+                    count += 1
+                    _feed(builders, result, local.classes)
+                    # the GUI thread needs the rows only: drop the pixels and maps here
+                    result.image, result.mask, result.attributions = None, None, {}
+                    ctx.progress((count, len(paths), result))
+            finally:  # complete or cancelled: the atlas of what was analysed
+                if run == self._run:
+                    atlases.update({method: builder.finish()
+                                    for method, builder in builders.items()})
             return count
 
         def progress(payload: tuple) -> None:
@@ -88,7 +109,9 @@ class FolderAnalysis(QObject):
             self.job = None
             self.complete = complete
             self.summary = summarize(self.rows, self.rule)
+            self.atlases = dict(atlases)
             self.finished.emit(self.summary)
+            self.atlasReady.emit(self.atlases)
 
         def failed(reason: str) -> None:
             if run == self._run:
@@ -102,3 +125,19 @@ class FolderAnalysis(QObject):
         self.job.progress_value = (0, len(paths))
         self.started.emit(len(paths))
         return self.runner.submit(self.job)
+
+
+def _feed(builders: dict[str, AtlasBuilder], result: ImageResult,
+          classes: Sequence[str]) -> None:
+    """Add one scanned image to the atlas of each method."""
+    if result.image is None or result.predicted is None:
+        for builder in builders.values():
+            builder.add_error(f"{result.name}: {result.error or 'not analysed'}")
+        return
+    label = classes.index(result.label) if result.label in classes else None
+    for method, builder in builders.items():
+        attribution = result.attributions.get(method)
+        if attribution is None:
+            builder.add_error(f"{result.name}: no {method} map")
+            continue
+        builder.add(result.image, attribution.map_model, result.predicted, label, result.mask)

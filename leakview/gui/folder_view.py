@@ -1,15 +1,22 @@
 """The folder-analysis panel: methods to scan, Analyze / Cancel / Export buttons, the folder
-verdict and the per-class summary (``report.summarize`` output, shown as it is)."""
+verdict, and two tabs: the per-class summary (``report.summarize`` output, shown as it is) and
+the class atlas (:mod:`leakview.atlas`: the mean attribution map per predicted class, drawn by
+``atlas.class_panel``, with the hot-spot flag of each class)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from leakview.atlas import Atlas, ClassAtlas, class_panel
 from leakview.attribution import METHODS
 from leakview.verdict import LEAK, OK
 from leakview.gui.results_panel import fmt
@@ -73,8 +80,18 @@ class FolderPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setDefaultSectionSize(20)
-        layout.addWidget(self.table, 3)
+        self.atlas = AtlasView()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("folder_tabs")
+        self.tabs.addTab(self.table, "Per class")
+        self.tabs.addTab(self.atlas, "Class atlas")
+        self.atlas.flaggedChanged.connect(self._atlas_title)
+        layout.addWidget(self.tabs, 3)
         self.set_exportable(False)
+
+    def _atlas_title(self, flagged: int) -> None:
+        index = self.tabs.indexOf(self.atlas)
+        self.tabs.setTabText(index, "Class atlas" + (f" ⚠ {flagged} flagged" if flagged else ""))
 
     def methods(self) -> tuple[str, ...]:
         return tuple(method for method, box in self.method_boxes.items() if box.isChecked())
@@ -123,3 +140,182 @@ class FolderPanel(QWidget):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.set_exportable(True)
+
+
+FLAG_STYLE = {
+    True: "background: #c62828; color: white; padding: 1px 4px;",
+    False: "background: #2e7d32; color: white; padding: 1px 4px;",
+    None: "background: #757575; color: white; padding: 1px 4px;",
+}
+
+
+def flag_text(entry: ClassAtlas) -> str:
+    """The hot-spot verdict of one class, in words."""
+    if entry.count == 0:
+        return "no images predicted"
+    if entry.hot_spot_outside is None:
+        if entry.masked == 0:
+            return "no masks: hot spot not judged"
+        return f"only {entry.masked} masked image(s): not judged"
+    if entry.hot_spot_outside:
+        return "consistent hot spot OUTSIDE the expected region"
+    return "hot spot inside the expected region"
+
+
+def _qimage(pixels: np.ndarray) -> QImage:
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+class AtlasTile(QFrame):
+    """One class: its panel (mean map over the mean image, hot spot in yellow, expected region
+    in cyan), a caption and the hot-spot flag."""
+
+    def __init__(self, entry: ClassAtlas, atlas: Atlas, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(3, 3, 3, 3)
+        layout.setSpacing(2)
+        h, w = atlas.frame
+        scale = max(1, int(math.ceil(160 / h)))
+        self.image = _qimage(class_panel(entry, atlas.frame, scale,
+                                         int(atlas.rule.get("cell", 1))))
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.picture, 1)
+        caption = f"<b>{entry.name}</b>: {entry.count} image{'s' if entry.count != 1 else ''}"
+        if entry.labelled:
+            caption += f", {entry.correct} correct"
+        if entry.count and entry.hot_centre is not None:
+            caption += (f"<br>hot spot holds {entry.hot_mass:.0%} of the mass "
+                        f"({entry.hot_concentration:.1f}x its area)")
+        if math.isfinite(entry.mass_outside_masks):
+            caption += f"<br>{entry.mass_outside_masks:.0%} of the mass outside the masks"
+        self.caption = QLabel(caption)
+        self.caption.setWordWrap(True)
+        layout.addWidget(self.caption)
+        self.flag = QLabel(flag_text(entry))
+        self.flag.setObjectName("atlas_flag")
+        self.flag.setWordWrap(True)
+        self.flag.setStyleSheet(FLAG_STYLE[entry.hot_spot_outside if entry.count else None])
+        layout.addWidget(self.flag)
+        self.setToolTip(f"{entry.name}: mean {atlas.method} map of the images predicted as "
+                        f"{entry.name}")
+
+    def fit(self, height: int) -> None:
+        """Scale the panel to ``height`` pixels (aspect kept)."""
+        height = max(40, height)
+        width = max(1, round(self.image.width() * height / max(1, self.image.height())))
+        self.picture.setPixmap(QPixmap.fromImage(self.image).scaled(
+            width, height, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        self.picture.setFixedSize(width, height)
+        self.setFixedWidth(width + 8)
+
+
+class AtlasView(QWidget):
+    """The class atlas of the last folder analysis, one method at a time."""
+
+    flaggedChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Method:"))
+        self.method = QComboBox()
+        self.method.setObjectName("atlas_method")
+        self.method.currentIndexChanged.connect(self._show_method)
+        top.addWidget(self.method)
+        self.legend = QLabel("")
+        self.legend.setStyleSheet("color: gray;")
+        self.legend.setWordWrap(True)
+        top.addWidget(self.legend, 1)
+        layout.addLayout(top)
+        self.placeholder = QLabel("Analyze folder to see where the model looks, on average, "
+                                  "for each class it predicts.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: gray;")
+        layout.addWidget(self.placeholder, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.strip = QWidget()
+        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout.setContentsMargins(0, 0, 0, 0)
+        self.strip_layout.setSpacing(6)
+        self.strip_layout.addStretch(1)
+        self.scroll.setWidget(self.strip)
+        self.scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        layout.addWidget(self.scroll, 1)
+        self.scroll.hide()
+        self.atlases: dict[str, Atlas] = {}
+        self.complete = True
+        self.tiles: list[AtlasTile] = []
+
+    def set_atlases(self, atlases: Mapping[str, Atlas], complete: bool = True) -> None:
+        current = self.method.currentData()
+        self.atlases = dict(atlases)
+        self.complete = complete
+        self.method.blockSignals(True)
+        self.method.clear()
+        for method in self.atlases:
+            label = METHODS[method].label if method in METHODS else method
+            self.method.addItem(label, method)
+        index = self.method.findData(current)
+        self.method.setCurrentIndex(index if index >= 0 else 0)
+        self.method.blockSignals(False)
+        self._show_method()
+
+    def clear(self) -> None:
+        self.set_atlases({})
+
+    def current(self) -> Atlas | None:
+        return self.atlases.get(self.method.currentData())
+
+    def flagged(self) -> list[str]:
+        atlas = self.current()
+        return atlas.flagged() if atlas is not None else []
+
+    def _show_method(self) -> None:
+        for tile in self.tiles:
+            self.strip_layout.removeWidget(tile)
+            tile.deleteLater()
+        self.tiles = []
+        atlas = self.current()
+        self.placeholder.setVisible(atlas is None)
+        self.scroll.setVisible(atlas is not None)
+        if atlas is None:
+            self.legend.setText("")
+            self.flaggedChanged.emit(0)
+            return
+        for entry in atlas.classes:
+            tile = AtlasTile(entry, atlas)
+            self.strip_layout.insertWidget(self.strip_layout.count() - 1, tile)
+            self.tiles.append(tile)
+        partial = "" if self.complete else " (partial: the images analysed before Cancel)"
+        self.legend.setText(
+            f"mean {atlas.method} map per predicted class over {atlas.images} images{partial}; "
+            f"yellow: hot spot (top {atlas.rule.get('hot_fraction', 0.01):.0%} of cells); "
+            f"cyan: expected region in ≥ 50% of the images")
+        self._fit()
+        self.flaggedChanged.emit(len(atlas.flagged()))
+
+    def _fit(self) -> None:
+        if not self.tiles:
+            return
+        captions = max(tile.caption.sizeHint().height() + tile.flag.sizeHint().height()
+                       for tile in self.tiles)
+        available = self.scroll.viewport().height() - captions - 16
+        for tile in self.tiles:
+            tile.fit(available)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._fit()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QScrollArea, QS
 from leakview.attribution import METHODS
 from leakview.gui.actions import REDO_KEYS, UNDO_KEYS, build_actions
 from leakview.gui.analysis import FolderAnalysis
+from leakview.gui.canary_dialog import CanaryDialog, CanaryRun, default_data_folder, verdict_text
 from leakview.gui.commands import CommandsMixin
 from leakview.gui.drawing import TOOL_LABELS, DrawingController, Tool
 from leakview.gui.folder_view import FolderPanel
@@ -40,6 +41,8 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.store = MaskStore(self.runner, self)
         self.session = Session(self.runner, self.store, self)
         self.analysis = FolderAnalysis(self.runner, self)
+        self.canary = CanaryRun(self.runner, self)
+        self.canary_dialog: CanaryDialog | None = None
         self.undo_group = QUndoGroup(self)
         self.root: Path | None = None
         self._closing = False
@@ -173,6 +176,11 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.analysis.resultReady.connect(self._analysis_result)
         self.analysis.finished.connect(self._analysis_finished)
         self.analysis.failed.connect(self._analysis_failed)
+        self.analysis.started.connect(lambda _: self.folder_panel.atlas.clear())
+        self.analysis.atlasReady.connect(
+            lambda atlases: self.folder_panel.atlas.set_atlases(atlases, self.analysis.complete))
+        self.canary.finished.connect(self._canary_finished)
+        self.canary.stopped.connect(self.show_message)
         self.figure_timer = QTimer(self)
         self.figure_timer.setSingleShot(True)
         self.figure_timer.setInterval(150)
@@ -191,6 +199,36 @@ class MainWindow(CommandsMixin, QMainWindow):
             self.restoreState(state)
         self.results.model_picker.set_recent(self.settings.recent("recent_models"))
         self.session.auto_methods = self._auto_methods()
+
+    def open_folder(self, folder: str | Path) -> bool:
+        opened = super().open_folder(folder)
+        if opened:
+            self.folder_panel.atlas.clear()
+        return opened
+
+    # -- canary -------------------------------------------------------------------------------
+    def on_run_canary(self) -> None:
+        """Tools > Run canary…: the options dialog, then the run in the background."""
+        if self.canary.running():
+            self.show_message("A canary is already running: cancel it (status bar) first",
+                              "warning")
+            return
+        self.canary_dialog = CanaryDialog(default_data_folder(self.root), self)
+        self.canary_dialog.accepted.connect(
+            lambda: self.start_canary(self.canary_dialog.result_config))
+        self.canary_dialog.open()
+
+    def start_canary(self, config) -> None:
+        self.status.set_extra("")
+        self.show_message(f"Canary started: writing to {config.out} (progress and Cancel in "
+                          f"the status bar)", "info")
+        self.canary.start(config)
+
+    def _canary_finished(self, result) -> None:
+        text, level = verdict_text(result)
+        self.show_message(text, level)
+        outcome = (result.verdict or {}).get("outcome", "")
+        self.status.set_extra(f"Canary: {outcome} - {result.html_path}")
 
     # -- images ---------------------------------------------------------------------------
     def show_image(self, path: str) -> None:
@@ -253,6 +291,7 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.folder_panel.table.setRowCount(0)
         self.folder_panel.details.setText("")
         self.folder_panel.set_exportable(False)
+        self.folder_panel.atlas.clear()
         self.analysis.rows, self.analysis.summary = [], None
         if model is not None and self.messages.level == "error" \
                 and "model" in self.messages.text():

@@ -1,0 +1,398 @@
+"""Tools > Run canary…: the options dialog of ``leakview canary`` and the background run.
+
+:class:`CanaryDialog` offers the options of the CLI (data folder, architecture or a model to
+fine-tune, marker and its options, methods, epochs, output folder, seed) and builds a
+:class:`leakview.canary.CanaryConfig`; cheap checks (the folder is an ImageFolder tree, the
+files exist, the colours parse, the output is not inside the data) are made in the dialog, the
+rest by :func:`leakview.canary.run_canary` itself. :class:`CanaryRun` runs it on the runner's
+``batch`` lane (progress and Cancel in the status bar); when it completes, ``report.html`` is
+opened with :class:`QDesktopServices` and the verdict is shown in the message bar. A cancelled
+or failed run leaves canary.py's partial report (rewritten atomically after every phase).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from leakview.attribution import METHODS
+from leakview.canary import CanaryConfig
+from leakview.gui.workers import Job, JobRunner
+
+MARKER_NAMES = ("corner-rect", "stripe", "watermark")
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+EDGES = ("top", "bottom", "left", "right")
+DEFAULT_ARCH = "shufflenet_v2_x1_0"
+MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
+OUTCOME_LEVEL = {"found": "info", "partly found": "warning", "missed": "warning",
+                 "leak did not take": "warning"}
+
+
+def image_folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be a canary's data (None when it can): it must be an ImageFolder
+    tree with at least two class sub-folders."""
+    from leakview.train import find_classes
+
+    try:
+        find_classes(folder)
+    except (OSError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def default_data_folder(current: Path | None) -> Path:
+    """The open folder when it is an ImageFolder tree, else the bundled demo."""
+    from leakview.resources import demo_images_dir
+
+    if current is not None and image_folder_problem(current) is None:
+        return current
+    return demo_images_dir()
+
+
+def default_output(data: Path) -> Path:
+    """A new folder under the user's leakview data folder, named after the data and the time."""
+    from leakview.resources import user_data_dir
+
+    base = user_data_dir() / "canary" / f"{data.name or 'data'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, number = base, 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}-{number}")
+        number += 1
+    return candidate
+
+
+def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    layout.addWidget(button)
+    return row
+
+
+class CanaryDialog(QDialog):
+    """The options of a canary run; :meth:`config` turns them into a CanaryConfig."""
+
+    def __init__(self, data: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Run canary: plant a leak and check that the methods find it")
+        self.setObjectName("canary_dialog")
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Writes a copy of the data with a class-coloured marker on every image, trains one "
+            "model on the honest images and one on the marked ones, and measures on held-out "
+            "images whether the predictions follow the marker and whether each attribution "
+            "method puts its mass on it. Training two models takes minutes on a CPU; the "
+            "report opens when it is done.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        layout.addLayout(form)
+
+        self.data = QLineEdit(str(data))
+        self.data.setObjectName("canary_data")
+        self.data.textEdited.connect(self._data_edited)
+        form.addRow("Data (ImageFolder):", _path_row(self.data, self._browse_data))
+
+        from leakview.models import classification_architectures
+
+        self.arch = QComboBox()
+        self.arch.setObjectName("canary_arch")
+        self.arch.setEditable(True)
+        self.arch.addItems(classification_architectures())
+        self.arch.setCurrentText(DEFAULT_ARCH)
+        form.addRow("Architecture:", self.arch)
+        self.init = QLineEdit()
+        self.init.setObjectName("canary_init")
+        self.init.setPlaceholderText("optional: fine-tune this model bundle (its architecture "
+                                     "and input size are used)")
+        self.init.textChanged.connect(lambda text: self.arch.setEnabled(not text.strip()))
+        form.addRow("Start from model:", _path_row(self.init, self._browse_init))
+        size = QWidget()
+        size_layout = QHBoxLayout(size)
+        size_layout.setContentsMargins(0, 0, 0, 0)
+        self.input_h, self.input_w = QSpinBox(), QSpinBox()
+        for box, name in ((self.input_h, "H"), (self.input_w, "W")):
+            box.setRange(0, 2048)
+            box.setSpecialValueText("auto")
+            box.setObjectName(f"canary_input_{name.lower()}")
+            size_layout.addWidget(QLabel(name))
+            size_layout.addWidget(box)
+        size_layout.addWidget(QLabel("(auto: the start model's, else 128 x 128)"), 1)
+        form.addRow("Input size:", size)
+
+        self.marker = QComboBox()
+        self.marker.setObjectName("canary_marker")
+        self.marker.addItems(MARKER_NAMES)
+        self.marker.currentTextChanged.connect(self._marker_changed)
+        form.addRow("Marker:", self.marker)
+        self.place = QComboBox()
+        self.place.setObjectName("canary_place")
+        self.place_label = QLabel("Corner:")
+        form.addRow(self.place_label, self.place)
+        self.size = QDoubleSpinBox()
+        self.size.setObjectName("canary_size")
+        self.size.setRange(0.0, 0.5)
+        self.size.setSingleStep(0.01)
+        self.size.setDecimals(2)
+        self.size.setSpecialValueText("default")
+        self.size.setToolTip("Marker size as a fraction of each image's short side "
+                             "(corner-rect 0.14, stripe 0.04, watermark 0.08 by default)")
+        form.addRow("Marker size:", self.size)
+        self.colors = QLineEdit()
+        self.colors.setObjectName("canary_colors")
+        self.colors.setPlaceholderText("optional: R,G,B;R,G,B;… one per class, in sorted "
+                                       "class-folder order")
+        form.addRow("Marker colours:", self.colors)
+
+        methods = QWidget()
+        grid = QGridLayout(methods)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.method_boxes: dict[str, QCheckBox] = {}
+        for number, (method, info) in enumerate(METHODS.items()):
+            box = QCheckBox(info.label)
+            box.setObjectName(f"canary_method_{method}")
+            box.setToolTip(info.description)
+            box.setChecked(method in ("saliency", "lime"))
+            box.toggled.connect(self._methods_changed)
+            self.method_boxes[method] = box
+            grid.addWidget(box, number // 3, number % 3)
+        form.addRow("Methods:", methods)
+        self.lime_samples = QSpinBox()
+        self.lime_samples.setObjectName("canary_lime_samples")
+        self.lime_samples.setRange(0, 100000)
+        self.lime_samples.setSingleStep(100)
+        self.lime_samples.setSpecialValueText("default")
+        form.addRow("LIME samples:", self.lime_samples)
+        self.epochs = QSpinBox()
+        self.epochs.setObjectName("canary_epochs")
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(10)
+        form.addRow("Epochs:", self.epochs)
+        self.seed = QSpinBox()
+        self.seed.setObjectName("canary_seed")
+        self.seed.setRange(0, 2_000_000_000)
+        form.addRow("Seed:", self.seed)
+        self.out = QLineEdit(str(default_output(data)))
+        self.out.setObjectName("canary_out")
+        self.out.textEdited.connect(lambda _: setattr(self, "_out_edited", True))
+        self._out_edited = False
+        form.addRow("Output folder:", _path_row(self.out, self._browse_out))
+        self.force = QCheckBox("Replace an earlier canary run in the output folder")
+        self.force.setObjectName("canary_force")
+        form.addRow("", self.force)
+
+        self.error = QLabel("")
+        self.error.setObjectName("canary_error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828; font-weight: bold;")
+        self.error.hide()
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.run_button.setText("Run canary")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._marker_changed(self.marker.currentText())
+        self._methods_changed()
+        self.result_config: CanaryConfig | None = None
+        self.resize(640, self.sizeHint().height())
+
+    # -- reactions ---------------------------------------------------------------------------
+    def _marker_changed(self, marker: str) -> None:
+        stripe = marker == "stripe"
+        self.place_label.setText("Edge:" if stripe else "Corner:")
+        self.place.clear()
+        self.place.addItem("default", None)
+        for name in (EDGES if stripe else CORNERS):
+            self.place.addItem(name, name)
+
+    def _methods_changed(self) -> None:
+        self.lime_samples.setEnabled(self.method_boxes["lime"].isChecked())
+
+    def _data_edited(self, text: str) -> None:
+        if not self._out_edited and text.strip():
+            self.out.setText(str(default_output(Path(text.strip()))))
+
+    def _browse_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data: an ImageFolder tree",
+                                                  self.data.text())
+        if folder:
+            self.data.setText(folder)
+            self._data_edited(folder)
+
+    def _browse_init(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model to fine-tune", self.init.text(),
+                                              MODEL_FILTER)
+        if path:
+            self.init.setText(path)
+
+    def _browse_out(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder (new or empty)",
+                                                  str(Path(self.out.text()).parent))
+        if folder:
+            self.out.setText(folder)
+            self._out_edited = True
+
+    # -- result ------------------------------------------------------------------------------
+    def config(self) -> CanaryConfig:
+        """The CanaryConfig of the current options; ValueError with a clear reason when they
+        cannot work (checks that need no model or image)."""
+        from leakview.commands.canary_cmd import _colours
+
+        text = self.data.text().strip()
+        if not text:
+            raise ValueError("choose a data folder")
+        data = Path(text).expanduser()
+        if not data.is_dir():
+            raise ValueError(f"{data}: no such folder")
+        problem = image_folder_problem(data)
+        if problem:
+            raise ValueError(problem)
+        init_text = self.init.text().strip()
+        init = Path(init_text).expanduser() if init_text else None
+        if init is not None and not init.is_file():
+            raise ValueError(f"{init}: no such model file")
+        arch = None if init is not None else (self.arch.currentText().strip() or None)
+        if init is None and arch is None:
+            raise ValueError("choose an architecture or a model to fine-tune")
+        out_text = self.out.text().strip()
+        if not out_text:
+            raise ValueError("choose an output folder")
+        out = Path(out_text).expanduser()
+        resolved = out.resolve()
+        if resolved == data.resolve() or data.resolve() in resolved.parents:
+            raise ValueError(f"the output folder {out} must not be inside the data folder "
+                             f"{data} (it would become a class folder)")
+        methods = tuple(m for m, box in self.method_boxes.items() if box.isChecked())
+        if not methods:
+            raise ValueError("tick at least one attribution method")
+        params: dict[str, Any] = {}
+        place = self.place.currentData()
+        if place is not None:
+            params["edge" if self.marker.currentText() == "stripe" else "corner"] = place
+        if self.size.value() > 0:
+            params["size"] = float(self.size.value())
+        if self.colors.text().strip():
+            import argparse
+
+            try:
+                params["class_colors"] = _colours(self.colors.text().strip())
+            except argparse.ArgumentTypeError as error:
+                raise ValueError(f"marker colours: {error}") from None
+        options: dict[str, dict[str, Any]] = {}
+        if "lime" in methods and self.lime_samples.value() > 0:
+            options["lime"] = {"samples": int(self.lime_samples.value())}
+        size = (self.input_h.value(), self.input_w.value())
+        if any(size) and min(size) < 8:
+            raise ValueError("input size: give both H and W (at least 8), or leave both auto")
+        return CanaryConfig(
+            data=data, out=out, arch=arch, init=init, marker=self.marker.currentText(),
+            marker_params=params, methods=methods, method_options=options,
+            epochs=int(self.epochs.value()),
+            input_size=(int(size[0]), int(size[1])) if any(size) else None,
+            seed=int(self.seed.value()), force=self.force.isChecked())
+
+    def accept(self) -> None:
+        try:
+            self.result_config = self.config()
+        except ValueError as error:
+            self.error.setText(str(error))
+            self.error.show()
+            return
+        self.error.hide()
+        super().accept()
+
+
+class CanaryRun(QObject):
+    """Runs canaries on the runner's batch lane; the window connects its signals."""
+
+    finished = Signal(object)   # CanaryResult
+    stopped = Signal(str, str)  # message, level (cancelled or failed)
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.job: Job | None = None
+        self.config: CanaryConfig | None = None
+        self.phase = ""
+        self.result = None
+        self.started = 0.0
+
+    def running(self) -> bool:
+        return self.job is not None and not self.job.should_stop()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def start(self, config: CanaryConfig) -> Job:
+        from leakview.canary import run_canary
+
+        self.config, self.phase, self.result = config, "", None
+        self.started = time.time()
+
+        def work(ctx) -> Any:
+            return run_canary(config, progress=lambda phase, done, total, text:
+                              ctx.progress((done, total, phase, text)),
+                              should_stop=ctx.should_stop)
+
+        job = Job(work, f"Canary on {config.data.name}: starting", lane="batch", visible=True,
+                  cancellable=True, on_progress=self._progress, on_done=self._done,
+                  on_error=self._failed, on_cancel=self._cancelled)
+        self.job = job
+        return self.runner.submit(job)
+
+    def _progress(self, payload: tuple) -> None:
+        done, total, phase, text = payload
+        self.phase = phase
+        if self.job is not None:
+            detail = f" - {text}" if text else ""
+            self.job.label = f"Canary: {phase}{detail}"
+
+    def _report_note(self) -> str:
+        assert self.config is not None
+        report = Path(self.config.out) / "report.html"
+        # a report older than this run belongs to an earlier run (e.g. refused: not --force)
+        if report.is_file() and report.stat().st_mtime >= self.started - 2:
+            return f"partial report in {report}"
+        return "no report was written"
+
+    def _done(self, result) -> None:
+        self.job = None
+        self.result = result
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.html_path)))
+        self.finished.emit(result)
+
+    def _failed(self, reason: str) -> None:
+        self.job = None
+        self.stopped.emit(f"Canary failed: {reason} ({self._report_note()})", "error")
+
+    def _cancelled(self) -> None:
+        self.job = None
+        self.stopped.emit(f"Canary cancelled during {self.phase or 'start-up'}: "
+                          f"{self._report_note()}", "warning")
+
+
+def verdict_text(result) -> tuple[str, str]:
+    """The message-bar text and level of a finished canary."""
+    verdict = result.verdict or {}
+    outcome = str(verdict.get("outcome", "unknown"))
+    methods = verdict.get("methods", {})
+    parts = [f"{method}: {value['strength']}" for method, value in methods.items()]
+    took = "the leak took" if verdict.get("leak_took") else "the leak did NOT take"
+    text = (f"Canary: {outcome.upper()} ({took}; {', '.join(parts)}). "
+            f"Report: {result.html_path}")
+    return text, OUTCOME_LEVEL.get(outcome, "warning")
