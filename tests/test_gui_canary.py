@@ -230,7 +230,7 @@ def test_atlas_tab_after_analyze_folder_flags_the_leaky_demo(qtbot, make_window,
     assert [tile.entry.name for tile in panel.atlas.tiles] == [c.name for c in shown.classes]
     for tile in panel.atlas.tiles:
         assert tile.isVisible() and tile.picture.pixmap().height() >= 40
-        assert tile.flag.text() == flag_text(tile.entry)
+        assert tile.flag.text() == flag_text(tile.entry, shown.rule)
         if tile.entry.name in reference.flagged():
             assert tile.flag.text() == "consistent hot spot OUTSIDE the expected region"
     assert f"{len(reference.flagged())} flagged" in bar.tabText(index)

@@ -12,6 +12,7 @@ or failed run leaves canary.py's partial report (rewritten atomically after ever
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -114,8 +115,9 @@ class CanaryDialog(QDialog):
         form.addRow("Architecture:", self.arch)
         self.init = QLineEdit()
         self.init.setObjectName("canary_init")
-        self.init.setPlaceholderText("optional: fine-tune this model bundle (its architecture "
-                                     "and input size are used)")
+        self.init.setPlaceholderText("optional: a model bundle to fine-tune")
+        self.init.setToolTip("Both models start from this bundle; its architecture (and, unless "
+                             "given, its input size) are used")
         self.init.textChanged.connect(lambda text: self.arch.setEnabled(not text.strip()))
         form.addRow("Start from model:", _path_row(self.init, self._browse_init))
         size = QWidget()
@@ -390,9 +392,22 @@ def verdict_text(result) -> tuple[str, str]:
     """The message-bar text and level of a finished canary."""
     verdict = result.verdict or {}
     outcome = str(verdict.get("outcome", "unknown"))
-    methods = verdict.get("methods", {})
-    parts = [f"{method}: {value['strength']}" for method, value in methods.items()]
-    took = "the leak took" if verdict.get("leak_took") else "the leak did NOT take"
-    text = (f"Canary: {outcome.upper()} ({took}; {', '.join(parts)}). "
-            f"Report: {result.html_path}")
-    return text, OUTCOME_LEVEL.get(outcome, "warning")
+    verbs = {"clearly": "found it clearly", "weakly": "found it weakly", "missed": "missed it"}
+    methods = "; ".join(f"{method} {verbs.get(value.get('strength'), value.get('strength'))}"
+                        for method, value in verdict.get("methods", {}).items())
+    change = verdict.get("leaky_change_rate")
+    follow = verdict.get("leaky_swap_follow_rate")
+    learned = "not measured"
+    if _finite(change):
+        learned = f"{change:.0%} of the leaky model's predictions change without the marker"
+        if _finite(follow):
+            learned += f", {follow:.0%} follow another class's marker"
+    if verdict.get("leak_took"):
+        text = f"Canary: {outcome.upper()}: {methods} ({learned})."
+    else:
+        text = f"Canary: {outcome.upper()} ({learned}): the methods cannot be judged."
+    return f"{text} Report: {result.html_path}", OUTCOME_LEVEL.get(outcome, "warning")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

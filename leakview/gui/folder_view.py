@@ -149,8 +149,8 @@ FLAG_STYLE = {
 }
 
 
-def flag_text(entry: ClassAtlas) -> str:
-    """The hot-spot verdict of one class, in words."""
+def flag_text(entry: ClassAtlas, rule: Mapping[str, Any] | None = None) -> str:
+    """The hot-spot verdict of one class, in words (``rule``: the atlas's hot-spot rule)."""
     if entry.count == 0:
         return "no images predicted"
     if entry.hot_spot_outside is None:
@@ -159,7 +159,16 @@ def flag_text(entry: ClassAtlas) -> str:
         return f"only {entry.masked} masked image(s): not judged"
     if entry.hot_spot_outside:
         return "consistent hot spot OUTSIDE the expected region"
+    needed = float((rule or {}).get("min_concentration", 3.0))
+    if not entry.hot_concentration >= needed:
+        return "diffuse map: no consistent hot spot"
     return "hot spot inside the expected region"
+
+
+def flag_style(entry: ClassAtlas, text: str) -> str:
+    if entry.count == 0 or text.startswith(("no ", "only ", "diffuse")):
+        return FLAG_STYLE[None]
+    return FLAG_STYLE[bool(entry.hot_spot_outside)]
 
 
 def _qimage(pixels: np.ndarray) -> QImage:
@@ -190,30 +199,30 @@ class AtlasTile(QFrame):
         if entry.labelled:
             caption += f", {entry.correct} correct"
         if entry.count and entry.hot_centre is not None:
-            caption += (f"<br>hot spot holds {entry.hot_mass:.0%} of the mass "
-                        f"({entry.hot_concentration:.1f}x its area)")
+            caption += (f"<br>hot spot: {entry.hot_mass:.0%} of the mass, "
+                        f"{entry.hot_concentration:.1f}x its area")
         if math.isfinite(entry.mass_outside_masks):
             caption += f"<br>{entry.mass_outside_masks:.0%} of the mass outside the masks"
         self.caption = QLabel(caption)
         self.caption.setWordWrap(True)
         layout.addWidget(self.caption)
-        self.flag = QLabel(flag_text(entry))
+        self.flag = QLabel(flag_text(entry, atlas.rule))
         self.flag.setObjectName("atlas_flag")
         self.flag.setWordWrap(True)
-        self.flag.setStyleSheet(FLAG_STYLE[entry.hot_spot_outside if entry.count else None])
+        self.flag.setStyleSheet(flag_style(entry, self.flag.text()))
         layout.addWidget(self.flag)
         self.setToolTip(f"{entry.name}: mean {atlas.method} map of the images predicted as "
                         f"{entry.name}")
 
-    def fit(self, height: int) -> None:
-        """Scale the panel to ``height`` pixels (aspect kept)."""
+    def fit(self, height: int, tile_width: int) -> None:
+        """Scale the panel to ``height`` pixels (aspect kept) in a tile ``tile_width`` wide."""
         height = max(40, height)
         width = max(1, round(self.image.width() * height / max(1, self.image.height())))
         self.picture.setPixmap(QPixmap.fromImage(self.image).scaled(
             width, height, Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation))
-        self.picture.setFixedSize(width, height)
-        self.setFixedWidth(width + 8)
+        self.picture.setFixedHeight(height)
+        self.setFixedWidth(max(width, tile_width) + 8)
 
 
 class AtlasView(QWidget):
@@ -301,20 +310,32 @@ class AtlasView(QWidget):
             self.tiles.append(tile)
         partial = "" if self.complete else " (partial: the images analysed before Cancel)"
         self.legend.setText(
-            f"mean {atlas.method} map per predicted class over {atlas.images} images{partial}; "
-            f"yellow: hot spot (top {atlas.rule.get('hot_fraction', 0.01):.0%} of cells); "
-            f"cyan: expected region in ≥ 50% of the images")
+            f"mean map per predicted class, {atlas.images} images{partial} · yellow: hot spot "
+            f"(top {atlas.rule.get('hot_fraction', 0.01):.0%} of cells) · cyan: expected region "
+            f"(≥ 50% of images)")
         self._fit()
         self.flaggedChanged.emit(len(atlas.flagged()))
 
     def _fit(self) -> None:
+        """Share the width between the tiles (at least 160 px each; beyond that the strip
+        scrolls sideways) and size the panels so that every tile, caption included, fits the
+        visible height."""
         if not self.tiles:
             return
-        captions = max(tile.caption.sizeHint().height() + tile.flag.sizeHint().height()
-                       for tile in self.tiles)
-        available = self.scroll.viewport().height() - captions - 16
+        viewport = self.scroll.viewport()
+        ratio = max(tile.image.width() / max(1, tile.image.height()) for tile in self.tiles)
+        spacing = self.strip_layout.spacing()
+        tile_width = max(160, int((viewport.width() - spacing * len(self.tiles))
+                                  / len(self.tiles)) - 8)
+        captions = max(tile.caption.heightForWidth(tile_width)
+                       + tile.flag.heightForWidth(tile_width) for tile in self.tiles)
+        height = max(40, min(int(tile_width / ratio), viewport.height() - captions - 18))
         for tile in self.tiles:
-            tile.fit(available)
+            tile.fit(height, tile_width)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self._fit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

@@ -179,6 +179,7 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.analysis.started.connect(lambda _: self.folder_panel.atlas.clear())
         self.analysis.atlasReady.connect(
             lambda atlases: self.folder_panel.atlas.set_atlases(atlases, self.analysis.complete))
+        self.folder_panel.tabs.currentChanged.connect(self._folder_tab_changed)
         self.canary.finished.connect(self._canary_finished)
         self.canary.stopped.connect(self.show_message)
         self.figure_timer = QTimer(self)
@@ -205,6 +206,12 @@ class MainWindow(CommandsMixin, QMainWindow):
         if opened:
             self.folder_panel.atlas.clear()
         return opened
+
+    def _folder_tab_changed(self, index: int) -> None:
+        """The class atlas needs more height than the per-class table: grow the dock."""
+        if (self.folder_panel.tabs.widget(index) is self.folder_panel.atlas
+                and not self.folder_dock.isFloating() and self.folder_dock.height() < 330):
+            self.resizeDocks([self.folder_dock], [330], Qt.Orientation.Vertical)
 
     # -- canary -------------------------------------------------------------------------------
     def on_run_canary(self) -> None:
