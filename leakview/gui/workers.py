@@ -139,7 +139,10 @@ class JobRunner(QObject):
         job.signals.progress.connect(self._on_progress)
         job.signals.finished.connect(self._on_finished)
         self.active[job.id] = job
-        self.pools[job.lane].start(job)
+        # Start the bound method, not the QRunnable: PySide keeps every QRunnable passed to
+        # QThreadPool.start referenced by the pool for the pool's lifetime, so each job (with
+        # its closure: pixels, maps) leaked; a started callable is released when it has run.
+        self.pools[job.lane].start(job.run)
         if job.visible:
             self.activityChanged.emit()
         return job
