@@ -119,3 +119,24 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
     assert session.document.stack.count() == 1      # the failed one's undo history survived
     assert len(session.documents) <= MAX_DOCUMENTS + 1
 
+
+
+def test_a_long_session_of_signal_emits_does_not_abort() -> None:
+    """Regression: PySide6 6.12.0 on Python 3.11 drops a reference to True on every
+    ``signal.emit()``; ~30,000 emits (paging ~850 images) aborted the app with "Fatal Python
+    error: bool_dealloc". leakview.gui.pyside_fixes makes True/False immortal when needed."""
+    import subprocess
+    import sys
+
+    code = ("import leakview.gui\n"
+            "from PySide6.QtCore import QObject, Signal\n"
+            "class A(QObject):\n"
+            "    ping = Signal(str, object, bool, str, int)\n"
+            "a = A()\n"
+            "a.ping.connect(lambda *args: None)\n"
+            "for _ in range(200_000):\n"
+            "    a.ping.emit('m', None, True, 'k', 1)\n"
+            "print('survived')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]

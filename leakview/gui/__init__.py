@@ -4,3 +4,7 @@ Nothing here computes anything of its own: predictions, attributions, masks, met
 scans, CSVs and figures all come from the core modules; the GUI runs them off the GUI thread
 (:mod:`leakview.gui.workers`) and shows the results.
 """
+
+from leakview.gui import pyside_fixes as _pyside_fixes
+
+_pyside_fixes.apply()
