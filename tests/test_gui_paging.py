@@ -119,6 +119,17 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
     assert session.document.stack.count() == 1      # the failed one's undo history survived
     assert len(session.documents) <= MAX_DOCUMENTS + 1
 
+    # Finished jobs are released (regression: QThreadPool kept every Job, with its closure's
+    # pixels and maps, for the life of the window: ~7 per image shown).
+    import gc
+
+    from leakview.gui.workers import Job
+
+    window.runner.wait()
+    qtbot.wait(50)
+    gc.collect()
+    assert sum(isinstance(thing, Job) for thing in gc.get_objects()) < 20
+
 
 
 def test_a_long_session_of_signal_emits_does_not_abort() -> None:
