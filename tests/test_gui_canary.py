@@ -63,7 +63,12 @@ def retype(qtbot, widget, text: str) -> None:
 
 
 def open_dialog(qtbot, window):
-    window.actions["run_canary"].trigger()  # Tools > Run canary…
+    """Tools > Run canary… with the keyboard: Alt+T opens the menu, C picks the item."""
+    qtbot.keyClick(window.menuBar(), Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is window.menus["&Tools"],
+                    timeout=5000)
+    qtbot.keyClick(window.menus["&Tools"], Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: window.canary_dialog is not None, timeout=5000)
     dialog = window.canary_dialog
     assert dialog is not None
     qtbot.waitExposed(dialog)
@@ -164,6 +169,12 @@ def test_dialog_refuses_a_folder_that_is_not_an_image_folder(qtbot, make_window,
     mouse(dialog.run_button)
     assert dialog.isVisible() and "no such folder" in dialog.error.text()
     assert window.canary.job is None
+    # the bundled demo already carries a planted leak: the dialog says so before a run
+    from leakview.resources import demo_images_dir
+
+    assert dialog.data_warning.isHidden()
+    retype(qtbot, dialog.data, str(demo_images_dir()))
+    assert dialog.data_warning.isVisible() and "corner-rect" in dialog.data_warning.text()
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
 

@@ -49,6 +49,24 @@ def image_folder_problem(folder: Path) -> str | None:
     return None
 
 
+def planted_leak(folder: Path) -> str | None:
+    """The leak a leakview-generated folder already carries (from its
+    ``.leakview/dataset.json``: ``leakview demo-data --leak`` or a canary's leaky copy), else
+    None. Such data is no canary's honest data: the clean model would learn the leak too."""
+    import json
+
+    try:
+        description = json.loads((folder / ".leakview" / "dataset.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(description, dict):
+        return None
+    if description.get("format") == "leakview-canary-data/1":
+        return "a canary's marker"
+    leak = description.get("leak")
+    return str(leak) if leak else None
+
+
 def default_data_folder(current: Path | None) -> Path:
     """The open folder when it is an ImageFolder tree, else the bundled demo."""
     from leakview.resources import demo_images_dir
@@ -104,6 +122,13 @@ class CanaryDialog(QDialog):
         self.data.setObjectName("canary_data")
         self.data.textEdited.connect(self._data_edited)
         form.addRow("Data (ImageFolder):", _path_row(self.data, self._browse_data))
+        self.data_warning = QLabel("")
+        self.data_warning.setObjectName("canary_data_warning")
+        self.data_warning.setWordWrap(True)
+        self.data_warning.setStyleSheet("color: #8a5a00;")
+        form.addRow("", self.data_warning)
+        self.data.textChanged.connect(self._check_data)
+        self._check_data(self.data.text())
 
         from leakview.models import classification_architectures
 
@@ -223,6 +248,16 @@ class CanaryDialog(QDialog):
 
     def _methods_changed(self) -> None:
         self.lime_samples.setEnabled(self.method_boxes["lime"].isChecked())
+
+    def _check_data(self, text: str) -> None:
+        leak = planted_leak(Path(text.strip())) if text.strip() else None
+        self.data_warning.setText(
+            "" if leak is None else
+            f"⚠ This folder already carries a planted leak ({leak}, recorded in "
+            f".leakview/dataset.json): the clean model learns it too, so the canary will "
+            f"probably report that its leak did not take. Use honest images (e.g. "
+            f"leakview demo-data OUT without --leak).")
+        self.data_warning.setVisible(leak is not None)
 
     def _data_edited(self, text: str) -> None:
         if not self._out_edited and text.strip():

@@ -176,7 +176,7 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.analysis.resultReady.connect(self._analysis_result)
         self.analysis.finished.connect(self._analysis_finished)
         self.analysis.failed.connect(self._analysis_failed)
-        self.analysis.started.connect(lambda _: self.folder_panel.atlas.clear())
+        self.analysis.started.connect(self._analysis_started)
         self.analysis.atlasReady.connect(
             lambda atlases: self.folder_panel.atlas.set_atlases(atlases, self.analysis.complete))
         self.folder_panel.tabs.currentChanged.connect(self._folder_tab_changed)
@@ -207,6 +207,12 @@ class MainWindow(CommandsMixin, QMainWindow):
             self.folder_panel.atlas.clear()
         return opened
 
+    def _analysis_started(self, total: int) -> None:
+        self.folder_panel.atlas.clear()
+        if self.canary.running():  # both use the batch lane, one job at a time
+            self.show_message("Analyze folder starts when the running canary ends (or cancel "
+                              "it in the status bar)", "info")
+
     def _folder_tab_changed(self, index: int) -> None:
         """The class atlas needs more height than the per-class table: grow the dock."""
         if (self.folder_panel.tabs.widget(index) is self.folder_panel.atlas
@@ -220,10 +226,10 @@ class MainWindow(CommandsMixin, QMainWindow):
             self.show_message("A canary is already running: cancel it (status bar) first",
                               "warning")
             return
-        self.canary_dialog = CanaryDialog(default_data_folder(self.root), self)
-        self.canary_dialog.accepted.connect(
-            lambda: self.start_canary(self.canary_dialog.result_config))
-        self.canary_dialog.open()
+        dialog = CanaryDialog(default_data_folder(self.root), self)
+        dialog.accepted.connect(lambda: self.start_canary(dialog.result_config))
+        self.canary_dialog = dialog
+        dialog.open()
 
     def start_canary(self, config) -> None:
         self.status.set_extra("")
