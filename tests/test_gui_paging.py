@@ -132,21 +132,26 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
 
 
 
-def test_a_long_session_of_signal_emits_does_not_abort() -> None:
+def test_a_long_session_of_signals_and_jobs_does_not_abort() -> None:
     """Regression: PySide6 6.12.0 on Python 3.11 drops a reference to True on every
-    ``signal.emit()``; ~30,000 emits (paging ~850 images) aborted the app with "Fatal Python
-    error: bool_dealloc". leakview.gui.pyside_fixes makes True/False immortal when needed."""
+    ``signal.emit()`` and to None on every job a QThreadPool runs; ~30,000 of them (paging ~850
+    images) aborted the app with "Fatal Python error: bool_dealloc" / "none_dealloc".
+    leakview.gui.pyside_fixes makes True, False and None immortal when needed."""
     import subprocess
     import sys
 
     code = ("import leakview.gui\n"
-            "from PySide6.QtCore import QObject, Signal\n"
+            "from PySide6.QtCore import QObject, QThreadPool, Signal\n"
             "class A(QObject):\n"
             "    ping = Signal(str, object, bool, str, int)\n"
             "a = A()\n"
             "a.ping.connect(lambda *args: None)\n"
             "for _ in range(200_000):\n"
             "    a.ping.emit('m', None, True, 'k', 1)\n"
+            "pool = QThreadPool()\n"
+            "for _ in range(100_000):\n"
+            "    pool.start(lambda: None)\n"
+            "pool.waitForDone()\n"
             "print('survived')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
