@@ -200,15 +200,23 @@ def _normalised(map_model: np.ndarray, frame: tuple[int, int]) -> np.ndarray | N
 
 
 class _Accumulator:
-    def __init__(self, frame: tuple[int, int]) -> None:
+    """Running sums of one class: memory stays flat however many images are added (a mask
+    adds to the coverage sum, the union and the per-cell inside counts, nothing is kept)."""
+
+    def __init__(self, frame: tuple[int, int], cell: int) -> None:
         self.frame = frame
+        self.cell = cell
         self.map_sum = np.zeros(frame, np.float64)
         self.image_sum = np.zeros((*frame, 3), np.float64)
         self.count = 0
         self.labelled = 0
         self.correct = 0
         self.empty = 0
-        self.masks: list[np.ndarray] = []      # frame bool masks of masked images
+        self.masked = 0                        # images with a mask
+        self.coverage_sum = np.zeros(frame, np.float64)
+        self.union = np.zeros(frame, bool)
+        self.pixels = _block_sum(np.ones(frame), cell)   # pixels per cell
+        self.inside_count = np.zeros(self.pixels.shape, np.int64)  # per cell: masks covering
         self.outside: list[float] = []         # own map outside own mask
 
     def add(self, normalised: np.ndarray | None, image: np.ndarray, label: int | None,
@@ -224,7 +232,12 @@ class _Accumulator:
             self.correct += int(label == predicted)
         if mask is not None:
             cells = _frame_mask(mask, self.frame)
-            self.masks.append(cells)
+            self.masked += 1
+            self.coverage_sum += cells
+            self.union |= cells
+            # a cell is inside the mask when at least half of its pixels are
+            covered = _block_sum(cells.astype(np.float64), self.cell) / self.pixels
+            self.inside_count += covered >= 0.5
             self.outside.append(float(normalised[~cells].sum()))
 
 
@@ -241,19 +254,18 @@ def _block_sum(array: np.ndarray, cell: int) -> np.ndarray:
 
 
 def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
-            outside_share: float, min_concentration: float, cell: int | None = None,
-            min_images: int = 1) -> ClassAtlas:
+            outside_share: float, min_concentration: float, min_images: int = 1) -> ClassAtlas:
     entry = ClassAtlas(name=name, index=index, count=acc.count, labelled=acc.labelled,
-                       correct=acc.correct, empty_maps=acc.empty, masked=len(acc.masks))
+                       correct=acc.correct, empty_maps=acc.empty, masked=acc.masked)
     if acc.count == 0:
         return entry
     h, w = acc.frame
-    cell = default_cell(acc.frame) if cell is None else max(1, int(cell))
+    cell = acc.cell
     mean_map = acc.map_sum / acc.count
     entry.mean_map = mean_map
     entry.mean_image = np.clip(np.round(acc.image_sum / acc.count), 0, 255).astype(np.uint8)
     grid = _block_sum(mean_map, cell)                      # mass per cell
-    pixels = _block_sum(np.ones((h, w)), cell)             # pixels per cell
+    pixels = acc.pixels                                     # pixels per cell
     k = min(grid.size, max(1, int(math.floor(hot_fraction * grid.size + 0.5))))
     order = np.argsort(-grid.ravel(), kind="stable")[:k]
     hot_grid = np.zeros(grid.size, bool)
@@ -270,20 +282,17 @@ def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
         weights = None
     entry.hot_centre = (float(np.average(rows + 0.5, weights=weights) / h),
                         float(np.average(cols + 0.5, weights=weights) / w))
-    if acc.masks:
-        stack = np.stack(acc.masks)
-        entry.mask_coverage = stack.mean(axis=0)
-        union = stack.any(axis=0)
+    if acc.masked:
+        entry.mask_coverage = acc.coverage_sum / acc.masked
+        union = acc.union.copy()
         entry.mask_union = union
         entry.mass_outside_masks = float(np.mean(acc.outside))
         entry.mass_outside_union = float(mean_map[~union].sum())
-        # per image, a cell is inside the mask when at least half of its pixels are
-        inside = np.stack([_block_sum(m.astype(np.float64), cell) / pixels >= 0.5
-                           for m in acc.masks])
-        outside_rate = 1.0 - inside.mean(axis=0)[hot_grid]  # per hot cell: share missing it
+        # per hot cell: the share of masked images whose mask misses it
+        outside_rate = 1.0 - (acc.inside_count / acc.masked)[hot_grid]
         entry.hot_outside_rate = float(outside_rate.mean())
         entry.hot_outside_cells = float(np.mean(outside_rate >= outside_share))
-        if len(acc.masks) >= min_images:
+        if acc.masked >= min_images:
             entry.hot_spot_outside = bool(entry.hot_outside_cells >= 0.5
                                           and entry.hot_concentration >= min_concentration)
     return entry
@@ -323,7 +332,7 @@ class AtlasBuilder:
         self.cell = cell
         self.hot_fraction, self.outside_share = hot_fraction, outside_share
         self.min_concentration, self.min_images = min_concentration, min_images
-        self.accumulators = [_Accumulator(self.frame) for _ in self.classes]
+        self.accumulators = [_Accumulator(self.frame, cell) for _ in self.classes]
         self.errors: list[str] = []
         self.images = 0
 
@@ -342,8 +351,7 @@ class AtlasBuilder:
 
     def finish(self) -> Atlas:
         classes = [_finish(name, index, self.accumulators[index], self.hot_fraction,
-                           self.outside_share, self.min_concentration, self.cell,
-                           self.min_images)
+                           self.outside_share, self.min_concentration, self.min_images)
                    for index, name in enumerate(self.classes)]
         return Atlas(method=self.method, frame=self.frame, classes=classes, root=self.root,
                      images=self.images, errors=list(self.errors), model=dict(self.model_info),
