@@ -203,9 +203,9 @@ class _Accumulator:
     """Running sums of one class: memory stays flat however many images are added (a mask
     adds to the coverage sum, the union and the per-cell inside counts, nothing is kept)."""
 
-    def __init__(self, frame: tuple[int, int], cell: int) -> None:
+    def __init__(self, frame: tuple[int, int], cell: int | None = None) -> None:
         self.frame = frame
-        self.cell = cell
+        self.cell = cell = default_cell(frame) if cell is None else max(1, int(cell))
         self.map_sum = np.zeros(frame, np.float64)
         self.image_sum = np.zeros((*frame, 3), np.float64)
         self.count = 0
@@ -254,7 +254,12 @@ def _block_sum(array: np.ndarray, cell: int) -> np.ndarray:
 
 
 def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
-            outside_share: float, min_concentration: float, min_images: int = 1) -> ClassAtlas:
+            outside_share: float, min_concentration: float, cell: int | None = None,
+            min_images: int = 1) -> ClassAtlas:
+    """The class's atlas from its running sums (``cell``, if given, must be the accumulator's:
+    the per-cell counts were taken with it)."""
+    if cell is not None and int(cell) != acc.cell:
+        raise ValueError(f"cell {cell} differs from the accumulator's {acc.cell}")
     entry = ClassAtlas(name=name, index=index, count=acc.count, labelled=acc.labelled,
                        correct=acc.correct, empty_maps=acc.empty, masked=acc.masked)
     if acc.count == 0:
@@ -351,7 +356,8 @@ class AtlasBuilder:
 
     def finish(self) -> Atlas:
         classes = [_finish(name, index, self.accumulators[index], self.hot_fraction,
-                           self.outside_share, self.min_concentration, self.min_images)
+                           self.outside_share, self.min_concentration, self.cell,
+                           self.min_images)
                    for index, name in enumerate(self.classes)]
         return Atlas(method=self.method, frame=self.frame, classes=classes, root=self.root,
                      images=self.images, errors=list(self.errors), model=dict(self.model_info),
