@@ -249,3 +249,25 @@ def test_atlas_tab_after_analyze_folder_flags_the_leaky_demo(qtbot, make_window,
     window.open_model(str(demo_model_path("clean")))
     qtbot.waitUntil(lambda: not panel.atlas.tiles, timeout=30000)
     assert bar.tabText(index) == "Class atlas"
+
+
+def test_atlas_after_cancel_covers_the_images_analysed(qtbot, make_window, tiny_model, tmp_path):
+    from test_gui_support import write_images
+
+    folder = write_images(tmp_path / "images", per_class=12)
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window)
+    panel = window.folder_panel
+    panel.set_methods(("smoothgrad",))
+    mouse(panel.analyze)
+    qtbot.waitUntil(lambda: window.analysis.done >= 1, timeout=60000)
+    mouse(panel.cancel)
+    qtbot.waitUntil(lambda: window.analysis.summary is not None, timeout=60000)
+    assert not window.analysis.complete
+    qtbot.waitUntil(lambda: bool(panel.atlas.tiles), timeout=10000)
+    atlas = panel.atlas.current()
+    assert atlas.method == "smoothgrad"
+    # the scan's progress reached the GUI for at most as many images as the atlas holds
+    assert 1 <= window.analysis.done <= atlas.images < 24
+    assert sum(entry.count + entry.empty_maps for entry in atlas.classes) == atlas.images
+    assert "partial" in panel.atlas.legend.text()
