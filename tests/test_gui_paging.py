@@ -128,7 +128,7 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
     window.runner.wait()
     qtbot.wait(50)
     gc.collect()
-    assert sum(isinstance(thing, Job) for thing in gc.get_objects()) < 20
+    assert sum(type(thing) is Job for thing in gc.get_objects()) < 20
 
 
 
