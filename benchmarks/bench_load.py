@@ -154,8 +154,7 @@ def main() -> int:
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         report = json.loads(output.strip().splitlines()[-1])
     finally:
-        if not args.dir:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)   # model and CSV; --dir images are kept
 
     samples = report["samples"]
     images = report["images"]
