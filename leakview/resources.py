@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def resources_dir() -> Path:
@@ -63,4 +65,33 @@ def demo_workspace() -> Path:
         shutil.copytree(source, target, dirs_exist_ok=True)
     except OSError:
         return source
+    return target
+
+
+HONEST_DEMO_PER_CLASS = 20
+
+
+def honest_demo_dir() -> Path:
+    """Where :func:`ensure_honest_demo` keeps its marker-free demo images (may not exist yet)."""
+    return user_data_dir() / "demo-honest"
+
+
+def ensure_honest_demo(progress: Callable[[int, int], None] | None = None) -> Path:
+    """Marker-free demo images (``HONEST_DEMO_PER_CLASS`` per class, with cargo masks),
+    generated on first use: the honest data a canary needs. The bundled demo cannot serve,
+    its images already carry the corner marker. Written beside the target and renamed into
+    place, so an interrupted generation leaves nothing half-made behind."""
+    from leakview.synth import generate_dataset
+
+    target = honest_demo_dir()
+    if (target / ".leakview" / "dataset.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".demo-honest.", dir=target.parent))
+    try:
+        generate_dataset(staging, HONEST_DEMO_PER_CLASS, seed=0, progress=progress)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -20,6 +20,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from leakview.canary import CSV_COLUMNS  # noqa: E402
+from leakview.gui.canary_dialog import default_data_folder  # noqa: E402
 from test_canary import _RunsCode, write_honest_folder  # noqa: E402
 from test_gui_support import make_window, settings, tiny_model, wait_layer  # noqa: E402,F401
 
@@ -154,6 +155,29 @@ def test_cancel_mid_run_leaves_a_valid_partial_report(qtbot, make_window, data, 
     assert opened.urls == []  # nothing is opened for a cancelled run
 
 
+def _error_for(qtbot, dialog, folder: Path) -> str:
+    retype(qtbot, dialog.data, str(folder))
+    try:
+        dialog.config()
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+def test_the_default_data_is_honest(qtbot, make_window, tiny_model, tmp_path):
+    """With the (leaky) bundled demo open, the dialog proposes the marker-free demo images;
+    an honest open folder is proposed as it is."""
+    from leakview.resources import demo_images_dir, honest_demo_dir
+
+    assert default_data_folder(demo_images_dir()) == honest_demo_dir()
+    honest = write_honest_folder(tmp_path / "honest", per_class=2)
+    assert default_data_folder(honest) == honest
+    window = make_window(honest, tiny_model)
+    dialog = open_dialog(qtbot, window)
+    assert Path(dialog.data.text()) == honest
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+
+
 def test_dialog_refuses_a_folder_that_is_not_an_image_folder(qtbot, make_window, tiny_model,
                                                              tmp_path):
     flat = tmp_path / "flat"
@@ -173,6 +197,7 @@ def test_dialog_refuses_a_folder_that_is_not_an_image_folder(qtbot, make_window,
     from leakview.resources import demo_images_dir
 
     assert dialog.data_warning.isHidden()
+    assert "no such folder" not in _error_for(qtbot, dialog, default_data_folder(None))
     retype(qtbot, dialog.data, str(demo_images_dir()))
     assert dialog.data_warning.isVisible() and "corner-rect" in dialog.data_warning.text()
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)

@@ -32,3 +32,22 @@ def test_demo_workspace_is_a_writable_copy(monkeypatch, tmp_path: Path) -> None:
     (workspace / ".leakview" / "masks" / "corn" / "corn_0001.png.png").unlink()
     assert demo_workspace() == workspace  # an existing copy is kept, edits included
     assert not (workspace / ".leakview" / "masks" / "corn" / "corn_0001.png.png").exists()
+
+
+def test_honest_demo_is_generated_once_without_a_marker(monkeypatch, tmp_path: Path) -> None:
+    import json
+
+    from leakview.resources import HONEST_DEMO_PER_CLASS, ensure_honest_demo, honest_demo_dir
+
+    monkeypatch.setenv("LEAKVIEW_DATA", str(tmp_path / "data"))
+    assert not honest_demo_dir().exists()
+    calls: list[tuple[int, int]] = []
+    folder = ensure_honest_demo(lambda done, total: calls.append((done, total)))
+    assert folder == honest_demo_dir()
+    images = discover_images(folder)
+    assert len(images) == 4 * HONEST_DEMO_PER_CLASS and calls[-1] == (len(images),) * 2
+    assert all(mask_path(folder, path).is_file() for path in images)
+    assert not json.loads((folder / ".leakview" / "dataset.json").read_text())["leak"]
+    assert [p.name for p in folder.parent.iterdir()] == ["demo-honest"]  # no staging left
+    stamp = images[0].stat().st_mtime_ns
+    assert ensure_honest_demo() == folder and images[0].stat().st_mtime_ns == stamp

@@ -68,12 +68,20 @@ def planted_leak(folder: Path) -> str | None:
 
 
 def default_data_folder(current: Path | None) -> Path:
-    """The open folder when it is an ImageFolder tree, else the bundled demo."""
-    from leakview.resources import demo_images_dir
+    """The open folder when it is an honest ImageFolder tree, else the marker-free demo images
+    (generated when the canary starts, see :func:`leakview.resources.ensure_honest_demo`)."""
+    from leakview.resources import honest_demo_dir
 
-    if current is not None and image_folder_problem(current) is None:
+    if (current is not None and image_folder_problem(current) is None
+            and planted_leak(current) is None):
         return current
-    return demo_images_dir()
+    return honest_demo_dir()
+
+
+def _is_honest_demo(folder: Path) -> bool:
+    from leakview.resources import honest_demo_dir
+
+    return folder.absolute() == honest_demo_dir().absolute()
 
 
 def default_output(data: Path) -> Path:
@@ -293,11 +301,12 @@ class CanaryDialog(QDialog):
         if not text:
             raise ValueError("choose a data folder")
         data = Path(text).expanduser()
-        if not data.is_dir():
-            raise ValueError(f"{data}: no such folder")
-        problem = image_folder_problem(data)
-        if problem:
-            raise ValueError(problem)
+        if not _is_honest_demo(data):   # that one is generated when the run starts
+            if not data.is_dir():
+                raise ValueError(f"{data}: no such folder")
+            problem = image_folder_problem(data)
+            if problem:
+                raise ValueError(problem)
         init_text = self.init.text().strip()
         init = Path(init_text).expanduser() if init_text else None
         if init is not None and not init.is_file():
@@ -382,6 +391,11 @@ class CanaryRun(QObject):
         self.started = time.time()
 
         def work(ctx) -> Any:
+            if _is_honest_demo(config.data):
+                from leakview.resources import ensure_honest_demo
+
+                ensure_honest_demo(lambda done, total: ctx.progress(
+                    (done, total, "demo images", f"{done}/{total}")))
             return run_canary(config, progress=lambda phase, done, total, text:
                               ctx.progress((done, total, phase, text)),
                               should_stop=ctx.should_stop)
