@@ -18,10 +18,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from heartbeat import Heartbeat  # noqa: E402  (benchmarks/heartbeat.py)
 
 TARGET_MS = 100.0
 
@@ -54,30 +55,8 @@ def main() -> int:
         shutil.copytree(demo_images_dir(), folder)
     model = args.model or str(demo_model_path("clean"))
 
-    worst = {"value": 0.0, "last": 0.0, "ticks": 0}
-
-    def tick() -> None:
-        now = time.perf_counter()
-        if worst["last"]:
-            worst["value"] = max(worst["value"], (now - worst["last"]) * 1000)
-        worst["last"] = now
-        worst["ticks"] += 1
-
-    timer = QTimer()
-    timer.setInterval(args.interval)
-    timer.timeout.connect(tick)
-
-    def run_until(condition, timeout: float = 600.0) -> tuple[float, float]:
-        worst.update(value=0.0, last=0.0, ticks=0)
-        started = time.perf_counter()
-        timer.start()
-        while not condition():
-            app.processEvents()
-            time.sleep(0.001)
-            if time.perf_counter() - started > timeout:
-                raise SystemExit("timed out")
-        timer.stop()
-        return worst["value"], time.perf_counter() - started
+    heartbeat = Heartbeat(app, args.interval)
+    run_until = heartbeat.run_until
 
     window = MainWindow(folder=folder, model=model)
     window.resize(1500, 920)

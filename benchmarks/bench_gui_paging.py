@@ -29,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from heartbeat import Heartbeat  # noqa: E402  (benchmarks/heartbeat.py)
+
 TARGET_MS = 100.0
 CLASSES = ("cat", "dog")
 
@@ -103,18 +105,7 @@ def main() -> int:
     app = make_application()
     from leakview.gui.main_window import MainWindow
 
-    heartbeat = {"worst": 0.0, "last": 0.0, "ticks": 0}
-
-    def tick() -> None:
-        now = time.perf_counter()
-        if heartbeat["last"]:
-            heartbeat["worst"] = max(heartbeat["worst"], (now - heartbeat["last"]) * 1000)
-        heartbeat["last"] = now
-        heartbeat["ticks"] += 1
-
-    timer = QTimer()
-    timer.setInterval(args.interval)
-    timer.timeout.connect(tick)
+    heartbeat = Heartbeat(app, args.interval)
 
     # The longest garbage collection per generation on the GUI thread: a stall the heartbeat
     # sees may be one of them rather than leakview's own work.
@@ -130,17 +121,7 @@ def main() -> int:
             collections["count"][generation] += 1
     gc.callbacks.append(on_gc)
 
-    def run_until(condition, timeout: float = 900.0) -> tuple[float, float]:
-        heartbeat.update(worst=0.0, last=0.0, ticks=0)
-        started = time.perf_counter()
-        timer.start()
-        while not condition():
-            app.processEvents()
-            time.sleep(0.001)
-            if time.perf_counter() - started > timeout:
-                raise SystemExit("timed out")
-        timer.stop()
-        return heartbeat["worst"], time.perf_counter() - started
+    run_until = heartbeat.run_until
 
     started = time.perf_counter()
     window = MainWindow(folder=folder, model=str(model))
