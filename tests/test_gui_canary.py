@@ -196,8 +196,10 @@ def test_dialog_refuses_a_folder_that_is_not_an_image_folder(qtbot, make_window,
     # the bundled demo already carries a planted leak: the dialog says so before a run
     from leakview.resources import demo_images_dir
 
-    assert dialog.data_warning.isHidden()
     assert "no such folder" not in _error_for(qtbot, dialog, default_data_folder(None))
+    assert "generated when the canary starts" in dialog.data_warning.text()
+    retype(qtbot, dialog.data, str(tmp_path))
+    assert dialog.data_warning.isHidden()
     retype(qtbot, dialog.data, str(demo_images_dir()))
     assert dialog.data_warning.isVisible() and "corner-rect" in dialog.data_warning.text()
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)

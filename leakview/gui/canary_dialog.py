@@ -133,7 +133,6 @@ class CanaryDialog(QDialog):
         self.data_warning = QLabel("")
         self.data_warning.setObjectName("canary_data_warning")
         self.data_warning.setWordWrap(True)
-        self.data_warning.setStyleSheet("color: #8a5a00;")
         form.addRow("", self.data_warning)
         self.data.textChanged.connect(self._check_data)
         self._check_data(self.data.text())
@@ -258,14 +257,26 @@ class CanaryDialog(QDialog):
         self.lime_samples.setEnabled(self.method_boxes["lime"].isChecked())
 
     def _check_data(self, text: str) -> None:
-        leak = planted_leak(Path(text.strip())) if text.strip() else None
-        self.data_warning.setText(
-            "" if leak is None else
-            f"⚠ This folder already carries a planted leak ({leak}, recorded in "
-            f".leakview/dataset.json): the clean model learns it too, so the canary will "
-            f"probably report that its leak did not take. Use honest images (e.g. "
-            f"leakview demo-data OUT without --leak).")
-        self.data_warning.setVisible(leak is not None)
+        from leakview.resources import HONEST_DEMO_PER_CLASS
+        from leakview.synth import CLASSES
+
+        folder = Path(text.strip()) if text.strip() else None
+        leak = planted_leak(folder) if folder is not None else None
+        if leak is not None:
+            note, colour = (
+                f"⚠ This folder already carries a planted leak ({leak}, recorded in "
+                f".leakview/dataset.json): the clean model learns it too, so the canary will "
+                f"probably report that its leak did not take. Use honest images (e.g. "
+                f"leakview demo-data OUT without --leak).", "#8a5a00")
+        elif folder is not None and _is_honest_demo(folder) and not folder.is_dir():
+            note, colour = (
+                f"Marker-free demo images ({len(CLASSES) * HONEST_DEMO_PER_CLASS}, with cargo masks), "
+                f"generated when the canary starts.", "#505050")
+        else:
+            note, colour = "", ""
+        self.data_warning.setText(note)
+        self.data_warning.setStyleSheet(f"color: {colour};" if colour else "")
+        self.data_warning.setVisible(bool(note))
 
     def _data_edited(self, text: str) -> None:
         if not self._out_edited and text.strip():
