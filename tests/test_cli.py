@@ -28,6 +28,15 @@ def test_version_and_help_in_a_real_process() -> None:
     assert "info" in result.stdout and "gui" in result.stdout
 
 
+def test_version_does_not_import_torch() -> None:
+    """`leakview --version` answers at once: it loads neither torch nor Qt."""
+    code = ("import sys; from leakview.cli import main; status = main(['--version']); "
+            "print(status, sorted(m for m in ('torch', 'PySide6') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.splitlines() == [f"leakview {__version__}", "0 []"]
+
+
 def test_unknown_command_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["no-such-command"])
