@@ -160,7 +160,9 @@ def resize_uint8(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
         raise ValueError(f"expected an RGB uint8 image H x W x 3, got {array.dtype} {array.shape}")
     if tuple(array.shape[:2]) == tuple(size):
         return np.ascontiguousarray(array)
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].contiguous()
+    # Kept channels-last (no .contiguous()): torch's uint8 antialiased bilinear kernel takes
+    # that layout directly; an NCHW copy is about 5x slower for the same pixels.
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
     resized = F.interpolate(tensor, size=tuple(int(v) for v in size), mode="bilinear",
                             align_corners=False, antialias=True)
     return resized[0].permute(1, 2, 0).contiguous().numpy()
