@@ -19,6 +19,7 @@ from leakview.models import (
     build_architecture,
     choose_device,
     load_model,
+    resize_uint8,
     save_bundle,
     sidecar_path,
 )
@@ -207,3 +208,26 @@ def test_device_choice() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             choose_device("cuda")
+
+
+@pytest.mark.parametrize("shape, size", [((72, 128, 3), (24, 32)), ((20, 30, 3), (96, 128)),
+                                         ((1, 1, 3), (5, 7)), ((33, 3, 3), (8, 8))])
+def test_resize_uint8_matches_plain_torch_resize(shape: tuple, size: tuple) -> None:
+    """Any memory layout trick inside resize_uint8 must leave its pixels those of the plain
+    NCHW antialiased bilinear resize, in uint8 (training, prediction and attribution share it)."""
+    image = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    reference = torch.nn.functional.interpolate(
+        torch.from_numpy(image).permute(2, 0, 1)[None].contiguous(), size=size,
+        mode="bilinear", align_corners=False, antialias=True)[0].permute(1, 2, 0).numpy()
+    resized = resize_uint8(image, size)
+    assert resized.dtype == np.uint8 and resized.shape == (*size, 3)
+    assert resized.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(resized, reference)
+
+
+def test_resize_uint8_same_size_keeps_pixels_and_bad_input_is_refused() -> None:
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    same = resize_uint8(image, (2, 3))
+    np.testing.assert_array_equal(same, image)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        resize_uint8(image.astype(np.float32), (4, 4))
