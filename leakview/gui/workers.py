@@ -24,6 +24,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from leakview.attribution import Cancelled
+from leakview.gui import gc_guard
 
 LANES = ("model", "batch", "io", "masks")
 
@@ -134,6 +135,9 @@ class JobRunner(QObject):
             self.pools[lane] = pool
         self.active: dict[int, Job] = {}
         self.closed = False
+        # Garbage collection stays on the GUI thread while this runner's threads may run.
+        self._gc_held = True
+        gc_guard.collector().acquire()
 
     def submit(self, job: Job) -> Job:
         job.signals.progress.connect(self._on_progress)
@@ -214,4 +218,7 @@ class JobRunner(QObject):
         for lane, pool in self.pools.items():
             left = max(0, int((deadline - time.monotonic()) * 1000))
             ok = pool.waitForDone(left) and ok
+        if ok and self._gc_held:
+            self._gc_held = False
+            gc_guard.collector().release()
         return ok
