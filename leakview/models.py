@@ -237,6 +237,16 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
+def _holds_pickle_data(path: Path) -> bool:
+    try:
+        with path.open("rb") as stream:
+            if stream.read(1) == pickle.PROTO:
+                return True
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
 def _read_checkpoint(path: Path) -> Any:
     try:
         with warnings.catch_warnings():
@@ -244,19 +254,23 @@ def _read_checkpoint(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        globals_named = [line for line in lines if "GLOBAL" in line]
-        if not globals_named:
-            detail = next((line for line in lines if line.startswith("Unsupported")), "")
+        # weights_only names what it refused: a GLOBAL (a Python object to import) or, in real
+        # pickle data (protocol 2+ header or a torch zip), an opcode it does not run (protocol
+        # 4+ uses FRAME: any plain pickle.dump). Random bytes also fail on an opcode.
+        refused = [line for line in lines if "GLOBAL" in line
+                   or (line.startswith("Unsupported") and _holds_pickle_data(path))]
+        if not refused:
+            detail = lines[0] if lines and len(lines[0]) < 120 else ""
             raise ModelLoadError(path, f"not a PyTorch checkpoint (unreadable pickle data"
                                        f"{': ' + detail if detail else ''})") from None
-        detail = globals_named[0]
         # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
         raise ModelLoadError(
             path,
-            "refused: this checkpoint needs full pickle to load (it references Python objects "
-            "that weights_only loading does not allow), and leakview never runs pickled code, "
-            "which could execute anything. Re-save it as a leakview bundle "
-            f"(leakview.models.save_bundle) from a trusted environment. Detail: {detail}",
+            "refused: this file needs full pickle to load (it references Python objects or "
+            "uses pickle instructions that weights_only loading does not allow), and leakview "
+            "never runs pickled code, which could execute anything. Re-save it as a leakview "
+            "bundle (leakview.models.save_bundle) from a trusted environment. "
+            f"Detail: {refused[0]}",
         ) from None
     except PermissionError:
         raise ModelLoadError(path, "permission denied") from None

@@ -95,11 +95,12 @@ def test_checkpoint_that_runs_code_is_refused(tmp_path: Path, monkeypatch) -> No
     assert not (tmp_path / "PWNED_BY_PICKLE").exists()
 
 
-def test_plain_pickle_file_is_refused(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_plain_pickle_file_is_refused(tmp_path: Path, monkeypatch, protocol: int) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps(_Exploit()))
-    with pytest.raises(ModelLoadError):
+    path.write_bytes(pickle.dumps(_Exploit(), protocol=protocol))
+    with pytest.raises(ModelLoadError, match="never runs pickled code"):
         load_model(path)
     assert not (tmp_path / "PWNED_BY_PICKLE").exists()
 
