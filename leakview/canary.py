@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import base64
 import colorsys
-import csv
 import html
 import io
 import json
@@ -72,7 +71,7 @@ from PIL import Image
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.attribution import Cancelled, explain, method_names, resolve_options, saliency_batch
-from leakview.csvio import format_cell
+from leakview.csvio import render_csv
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name
 from leakview.masks import (LEAKVIEW_DIR, MARKERS_SUBDIR, MaskError, default_masks_root,
                             mask_path, read_mask, write_mask)
@@ -882,16 +881,6 @@ def _finite(value: Any) -> bool:
         return value is not None and math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
-
-
-def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """CSV text with leakview's cell rules (empty = undefined, ``.`` decimals, formula-safe)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_cell(row.get(column)) for column in columns])
-    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------- verdict

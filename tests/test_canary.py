@@ -331,3 +331,20 @@ def test_verdict_rules() -> None:
     zero = [_row("clean", "saliency", 0.0, 0.0), _row("leaky", "saliency", 1.0, 0.3, 1.0)]
     assert judge(zero)["methods"]["saliency"]["mass_ratio"] == "inf"
     json.dumps(judge(zero))
+
+
+def test_image_csv_keeps_names_with_carriage_returns_and_formulas_on_one_row() -> None:
+    """The canary CSVs use the scan CSV's writer: a CR in a file name never splits a row."""
+    from leakview import canary
+
+    rows = [{"image": "wheat/a\rb.png", "label": "wheat", "model": "leaky", "method": "lime",
+             "marker_mass": 0.5, "error": "=cmd|' /C calc'!A0"},
+            {"image": "corn/c.png", "label": "corn", "model": "clean", "method": "saliency",
+             "marker_mass": float("nan")}]
+    text = canary.render_csv(rows, IMAGE_COLUMNS)
+    grid = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(grid) == 3 and all(len(cells) == len(IMAGE_COLUMNS) for cells in grid)
+    record = dict(zip(IMAGE_COLUMNS, grid[1]))
+    assert record["image"] == "wheat/a\rb.png"
+    assert record["error"].startswith("'=")
+    assert dict(zip(IMAGE_COLUMNS, grid[2]))["marker_mass"] == ""
