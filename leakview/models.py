@@ -63,6 +63,10 @@ def choose_device(requested: str | torch.device | None = None) -> torch.device:
         raise ValueError(f"unknown device {requested!r}: {error}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} requested but CUDA is not available here")
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {requested!r} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     return device
 
 

@@ -37,6 +37,14 @@ class VerdictRule:
     min_topk_share: float = 0.2
     max_flag_rate: float = 0.5
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_topk_share <= 1.0:  # NaN fails too
+            raise ValueError(f"min_topk_share must be a share from 0 to 1, got "
+                             f"{self.min_topk_share}")
+        if not 0.0 < self.max_flag_rate <= 1.0:
+            raise ValueError(f"max_flag_rate must be above 0 and at most 1, got "
+                             f"{self.max_flag_rate}")
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
@@ -50,6 +58,19 @@ def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
         return None
     achievable = min(1.0, area / topk_fraction)
     return int(share < rule.min_topk_share * achievable)
+
+
+def rejudge(rows: Iterable[Mapping[str, Any]], rule: VerdictRule,
+            topk_fraction: float = 0.05) -> list[dict[str, Any]]:
+    """Copies of scan rows with ``leak_flag`` set again under ``rule`` (no model run: the flag
+    depends only on the row's metrics). Rows with an error keep their empty flag."""
+    judged = []
+    for row in rows:
+        row = dict(row)
+        if not row.get("error"):
+            row["leak_flag"] = leak_flag(row, rule, topk_fraction)
+        judged.append(row)
+    return judged
 
 
 class VerdictTally:

@@ -60,3 +60,40 @@ def test_info_on_a_bad_file_prints_one_line_and_fails(tmp_path: Path, capsys) ->
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0
     assert str(path) in error and "not a PyTorch checkpoint" in error
+
+
+@pytest.mark.parametrize("args,message", [
+    (["scan", "{folder}", "--csv", "{csv}", "--max-flag-rate", "1.5"], "--max-flag-rate"),
+    (["scan", "{folder}", "--csv", "{csv}", "--max-flag-rate", "0"], "above 0"),
+    (["scan", "{folder}", "--csv", "{csv}", "--min-topk-share", "-0.1"], "--min-topk-share"),
+    (["scan", "{folder}", "--csv", "{csv}", "--min-topk-share", "nan"], "finite"),
+    (["scan", "{folder}", "--csv", "{csv}", "--device", "bogus"], "unknown device 'bogus'"),
+    (["scan", "{folder}", "--csv", "{csv}", "--device", "cuda:97"], "cuda:97"),
+    (["info", "{model}", "--device", "tpu:x"], "unknown device"),
+    (["train", "{folder}", "--arch", "resnet18", "--out", "{model}", "--device", "bogus"],
+     "unknown device"),
+    (["atlas", "{folder}", "--out", "{csv}", "--device", "bogus"], "unknown device"),
+])
+def test_bad_thresholds_and_devices_are_usage_errors(tmp_path: Path, capsys, args: list[str],
+                                                    message: str) -> None:
+    """Exit status 2 and argparse's one line, before any model is loaded or file written."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    values = {"folder": str(folder), "csv": str(tmp_path / "out.csv"),
+              "model": str(tmp_path / "m.pt")}
+    with pytest.raises(SystemExit) as info:
+        main([arg.format(**values) for arg in args])
+    assert info.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["images"]
+
+
+def test_verdict_rule_refuses_thresholds_out_of_range() -> None:
+    from leakview.verdict import VerdictRule
+
+    for bad in ({"min_topk_share": 1.2}, {"min_topk_share": float("nan")},
+                {"max_flag_rate": 0.0}, {"max_flag_rate": 2.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            VerdictRule(**bad)
+    assert VerdictRule(min_topk_share=0.0, max_flag_rate=1.0).max_flag_rate == 1.0

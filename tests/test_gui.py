@@ -237,6 +237,27 @@ def test_analyze_folder_export_matches_leakview_scan(qtbot, make_window, folder,
                               methods=("saliency", "gradcam")))
     assert gui_csv.read_text() == (tmp_path / "cli.csv").read_text()
 
+    # New thresholds typed into the panel: the folder is judged again without a model run,
+    # exactly as `leakview scan --min-topk-share 0.9 --max-flag-rate 0.3` judges it.
+    def type_into(spin, text: str) -> None:
+        spin.setFocus()
+        key(qtbot, spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(spin, text)
+        key(qtbot, spin, Qt.Key.Key_Return)
+
+    type_into(window.results.min_topk_share, "0.9")
+    type_into(window.results.max_flag_rate, "30")
+    assert window.analysis.rule.min_topk_share == pytest.approx(0.9)
+    assert window.analysis.rule.max_flag_rate == pytest.approx(0.3)
+    assert "folder leak when ≥ 30%" in window.folder_panel.details.text()
+    rejudged = window.export_csv_to(tmp_path / "gui-rejudged.csv")
+    run_scan_to_files(ScanJob(folder=folder, csv=tmp_path / "cli-rejudged.csv",
+                              model=str(tiny_model), methods=("saliency", "gradcam"),
+                              min_topk_share=0.9, max_flag_rate=0.3))
+    assert rejudged.read_text() == (tmp_path / "cli-rejudged.csv").read_text()
+    assert rejudged.read_text() != gui_csv.read_text()   # the new rule flagged more
+    assert window.settings.rule() == window.analysis.rule
+
     summary = window.export_summary_to(tmp_path / "summary.json")
     import json
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from leakview.cli import EXIT_USAGE, CommandError
+from leakview.commands import argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", help="write the per-class numbers as JSON")
     parser.add_argument("--npz", help="write the mean maps, mean images and mask coverage")
     parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (with --method lime)")
     parser.add_argument("--seed", type=int, help="seed of the sampling methods")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from leakview.cli import CommandError
+from leakview.commands import argtypes
 
 EXIT_LEAK = 3
 
@@ -36,15 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep rows already written by an interrupted run and skip them")
     parser.add_argument("--shard", help="K/N: process the K-th of N deterministic parts")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (default: registry's)")
     parser.add_argument("--seed", type=int, help="seed for the sampling methods")
-    parser.add_argument("--min-topk-share", type=float,
+    parser.add_argument("--min-topk-share", type=argtypes.share,
                         help="leak flag when less than this share of the top 5%% pixels lies "
                              "in the mask (scaled down for masks under 5%% of the image; "
                              "default: 0.2)")
-    parser.add_argument("--max-flag-rate", type=float,
+    parser.add_argument("--max-flag-rate", type=argtypes.positive_share,
                         help="folder verdict leak when this share of images is flagged "
                              "(default: 0.5)")
     parser.set_defaults(func=run)

@@ -24,7 +24,7 @@ from leakview.atlas import Atlas, AtlasBuilder
 from leakview.models import LoadedModel
 from leakview.report import summarize
 from leakview.scan import ImageResult, ScanOptions, scan
-from leakview.verdict import VerdictRule
+from leakview.verdict import VerdictRule, rejudge
 from leakview.gui.workers import Job, JobRunner
 
 
@@ -34,6 +34,7 @@ class FolderAnalysis(QObject):
     finished = Signal(object)      # summary dict (complete or, after Cancel, partial)
     failed = Signal(str)
     atlasReady = Signal(object)    # {method: Atlas}, after finished (complete or partial)
+    resultJudged = Signal(object, object)  # image path, its rows flagged under a new rule
 
     def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,11 +46,33 @@ class FolderAnalysis(QObject):
         self.methods: tuple[str, ...] = ()
         self.model_source = ""
         self.rule = VerdictRule()
+        self.topk_fraction = ScanOptions().topk_fraction
         self.total = 0
         self.done = 0
         self.job: Job | None = None
         self.atlases: dict[str, Atlas] = {}
         self._run = 0
+
+    def set_rule(self, rule: VerdictRule) -> None:
+        """New thresholds: flags and verdict of a finished analysis are judged again at once
+        (a running one is judged under the new rule when it ends)."""
+        self.rule = rule
+        if self.running() or self.summary is None:
+            return
+        self._rejudge()
+        for path, rows in self.rows_by_image().items():
+            self.resultJudged.emit(path, rows)
+        self.finished.emit(self.summary)
+
+    def _rejudge(self) -> None:
+        self.rows = rejudge(self.rows, self.rule, self.topk_fraction)
+        self.summary = summarize(self.rows, self.rule)
+
+    def rows_by_image(self) -> dict[Path, list[dict[str, Any]]]:
+        grouped: dict[Path, list[dict[str, Any]]] = {}
+        for row in self.rows:
+            grouped.setdefault(self.root / row["image"], []).append(row)
+        return grouped
 
     def running(self) -> bool:
         return self.job is not None and not self.job.should_stop()
@@ -67,7 +90,8 @@ class FolderAnalysis(QObject):
         run = self._run
         self.rule = rule or VerdictRule()
         options = ScanOptions(methods=tuple(methods), method_options=dict(method_options or {}),
-                              masks_root=masks_root, batch_size=batch_size, rule=self.rule)
+                              masks_root=masks_root, batch_size=batch_size, rule=self.rule,
+                              topk_fraction=self.topk_fraction)
         self.rows, self.summary, self.complete = [], None, False
         self.atlases = {}
         self.root, self.methods = Path(root), tuple(methods)
@@ -108,7 +132,7 @@ class FolderAnalysis(QObject):
                 return
             self.job = None
             self.complete = complete
-            self.summary = summarize(self.rows, self.rule)
+            self._rejudge()         # under the rule of now, if it changed while running
             self.atlases = dict(atlases)
             self.finished.emit(self.summary)
             self.atlasReady.emit(self.atlases)

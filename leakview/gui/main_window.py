@@ -174,6 +174,7 @@ class MainWindow(CommandsMixin, QMainWindow):
         self.folder_panel.exportSummaryRequested.connect(self.on_export_summary)
         self.analysis.started.connect(lambda total: self.folder_panel.set_running(True, 0, total))
         self.analysis.resultReady.connect(self._analysis_result)
+        self.analysis.resultJudged.connect(self.image_list.model.set_results)
         self.analysis.finished.connect(self._analysis_finished)
         self.analysis.failed.connect(self._analysis_failed)
         self.analysis.started.connect(self._analysis_started)
@@ -190,6 +191,9 @@ class MainWindow(CommandsMixin, QMainWindow):
             self._style_layer(method)
 
     def _restore(self) -> None:
+        rule = self.settings.rule()
+        self.results.set_rule(rule)
+        self.session.rule = self.analysis.rule = rule
         geometry = self.settings.geometry("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -370,12 +374,12 @@ class MainWindow(CommandsMixin, QMainWindow):
             self.results.set_overlap(rows)
             self.image_list.model.set_results(key, rows)
 
-    def _rule_changed(self, value: float) -> None:
-        from leakview.verdict import VerdictRule
-
-        self.session.rule = VerdictRule(min_topk_share=value,
-                                        max_flag_rate=self.session.rule.max_flag_rate)
+    def _rule_changed(self, rule) -> None:
+        """A threshold changed: judge the image and the analysed folder again (no model run)."""
+        self.session.rule = rule
+        self.settings.set_rule(rule)
         self.session.schedule_overlap()
+        self.analysis.set_rule(rule)
 
     def _badge_method(self, method: str) -> None:
         index = self.image_list.badge.findData(method)

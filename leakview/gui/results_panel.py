@@ -11,8 +11,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from leakview.attribution import METHODS
 from leakview.metrics import METRIC_DESCRIPTIONS, METRIC_NAMES
@@ -28,6 +28,10 @@ LEAK_COLOR, OK_COLOR, UNKNOWN_COLOR = QColor(229, 57, 53), QColor(67, 160, 71), 
 METRIC_SHORT = {"mask_area_frac": "area", "mass_in_mask": "mass", "rank_accuracy": "rank",
                 "pointing_hit": "point", "topk_intersection": "top-k", "auc": "AUC",
                 "concentration": "conc."}
+IMAGE_RULE_TIP = ("LEAK when less than this share of the image's 5% most-attributed pixels lies "
+                  "in the expected region (scaled down for masks smaller than 5% of the image)")
+FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of the images it "
+                   "could judge (those with a mask) is flagged; applies to Analyze folder")
 
 
 def demo_models() -> list[tuple[str, str]]:
@@ -109,7 +113,7 @@ class ResultsPanel(QWidget):
     targetChanged = Signal(object)      # None or class index
     limeRequested = Signal()
     limeCancelled = Signal()
-    ruleChanged = Signal(float)
+    ruleChanged = Signal(object)        # VerdictRule
     methodSelected = Signal(str)
 
     def __init__(self, layer_options: dict[str, LayerOptions], parent: QWidget | None = None
@@ -197,7 +201,7 @@ class ResultsPanel(QWidget):
             self.overlap.horizontalHeaderItem(index).setToolTip(
                 f"{name}: {METRIC_DESCRIPTIONS[name]}")
         self.overlap.horizontalHeaderItem(len(columns) - 1).setToolTip(
-            "leak_flag: LEAK when concentration < the threshold below")
+            "leak_flag: " + IMAGE_RULE_TIP)
         self.overlap.verticalHeader().setVisible(False)
         self.overlap.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.overlap.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -209,18 +213,29 @@ class ResultsPanel(QWidget):
         overlap_layout.addWidget(self.overlap)
         rule_row = QHBoxLayout()
         rule_label = QLabel("Leak when top-5% share <")
-        rule_label.setToolTip("Flag an image when less than this share of its 5% most-attributed "
-                              "pixels lies in the expected region (scaled down for masks "
-                              "smaller than 5% of the image).")
+        rule_label.setToolTip(IMAGE_RULE_TIP)
         rule_row.addWidget(rule_label)
         self.min_topk_share = QDoubleSpinBox()
+        self.min_topk_share.setObjectName("min_topk_share")
+        self.min_topk_share.setToolTip(IMAGE_RULE_TIP)
         self.min_topk_share.setRange(0.0, 1.0)
         self.min_topk_share.setSingleStep(0.05)
-        self.min_topk_share.setValue(VerdictRule().min_topk_share)
-        self.min_topk_share.valueChanged.connect(self.ruleChanged)
         rule_row.addWidget(self.min_topk_share)
+        rule_row.addSpacing(12)
+        folder_label = QLabel("Folder leak at ≥")
+        folder_label.setToolTip(FOLDER_RULE_TIP)
+        rule_row.addWidget(folder_label)
+        self.max_flag_rate = QSpinBox()
+        self.max_flag_rate.setObjectName("max_flag_rate")
+        self.max_flag_rate.setToolTip(FOLDER_RULE_TIP)
+        self.max_flag_rate.setRange(1, 100)
+        self.max_flag_rate.setSuffix(" % flagged")
+        rule_row.addWidget(self.max_flag_rate)
         rule_row.addStretch(1)
         overlap_layout.addLayout(rule_row)
+        self.set_rule(VerdictRule())
+        self.min_topk_share.valueChanged.connect(self._emit_rule)
+        self.max_flag_rate.valueChanged.connect(self._emit_rule)
         self.mask_note = QLabel("")
         self.mask_note.setStyleSheet("color: gray")
         self.mask_note.setWordWrap(True)
@@ -231,6 +246,18 @@ class ResultsPanel(QWidget):
         self.rows: list[dict[str, Any]] = []
 
     # -- model / prediction ---------------------------------------------------------------------
+    # -- verdict rule ---------------------------------------------------------------------------
+    def rule(self) -> VerdictRule:
+        return VerdictRule(min_topk_share=self.min_topk_share.value(),
+                           max_flag_rate=self.max_flag_rate.value() / 100)
+
+    def set_rule(self, rule: VerdictRule) -> None:
+        self.min_topk_share.setValue(rule.min_topk_share)
+        self.max_flag_rate.setValue(round(rule.max_flag_rate * 100))
+
+    def _emit_rule(self) -> None:
+        self.ruleChanged.emit(self.rule())
+
     def set_model(self, model, path: str) -> None:
         self.model_picker.set_current(path)
         self.target.blockSignals(True)

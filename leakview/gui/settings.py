@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from leakview.verdict import VerdictRule
+
 ORGANISATION = "leakview"
 APPLICATION = "leakview"
 SETTINGS_ENV = "LEAKVIEW_SETTINGS"
@@ -118,6 +120,23 @@ class AppSettings:
         self.store.setValue(prefix + "visible", bool(options.visible))
         self.store.setValue(prefix + "opacity", float(options.opacity))
         self.store.setValue(prefix + "colormap", options.colormap)
+
+    # -- verdict rule ----------------------------------------------------------------------
+    def rule(self) -> VerdictRule:
+        """The saved thresholds; the defaults for missing or invalid values."""
+        defaults = VerdictRule()
+        try:
+            return VerdictRule(
+                min_topk_share=_as_float(self.store.value("verdict/min_topk_share"),
+                                         defaults.min_topk_share),
+                max_flag_rate=_as_float(self.store.value("verdict/max_flag_rate"),
+                                        defaults.max_flag_rate))
+        except ValueError:
+            return defaults
+
+    def set_rule(self, rule: VerdictRule) -> None:
+        self.store.setValue("verdict/min_topk_share", float(rule.min_topk_share))
+        self.store.setValue("verdict/max_flag_rate", float(rule.max_flag_rate))
 
     # -- window ----------------------------------------------------------------------------
     def geometry(self, key: str) -> QByteArray | None:

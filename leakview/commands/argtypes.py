@@ -1,0 +1,44 @@
+"""Argument types shared by the subcommands: a bad value is a usage error (exit status 2) with
+argparse's one-line message, before any model is loaded or any file written."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def device(text: str) -> str:
+    """``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` ... and available here."""
+    from leakview.models import choose_device
+
+    try:
+        choose_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def share(text: str) -> float:
+    """A fraction from 0 to 1."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text}")
+    return value
+
+
+def positive_share(text: str) -> float:
+    """A fraction above 0, at most 1."""
+    value = _number(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and at most 1, got {text}")
+    return value
