@@ -416,9 +416,53 @@ def test_cli_gui_command_uses_run_app(monkeypatch):
 
     calls = []
     monkeypatch.setattr("leakview.gui.app.run_app",
-                        lambda folder=None, model=None: calls.append((folder, model)) or 0)
+                        lambda folder=None, model=None, demo=False:
+                        calls.append((folder, model, demo)) or 0)
     assert cli.main(["gui", "some/dir", "--model", "m.pt"]) == 0
-    assert calls == [("some/dir", "m.pt")]
+    assert cli.main(["gui", "--demo"]) == 0
+    assert calls == [("some/dir", "m.pt", False), (None, None, True)]
+
+
+def test_first_launch_opens_the_demo_later_launches_the_last_session(
+        qtbot, folder, tiny_model, settings, tmp_path):
+    from leakview.gui.app import open_main_window
+    from leakview.resources import demo_model_path, demo_workspace
+
+    def launch(**kwargs):
+        window = open_main_window(settings=settings, **kwargs)
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.session.model is not None, timeout=30000)
+        return window
+
+    first = launch()                                 # nothing saved yet: the demo
+    assert first.root == demo_workspace()
+    assert first.session.model.source == demo_model_path("clean")
+    first.open_folder(folder)
+    first.open_model(str(tiny_model))
+    qtbot.waitUntil(lambda: first.session.model.source == tiny_model, timeout=30000)
+    first.close()
+
+    second = launch()                                # the last session comes back
+    assert second.root == folder
+    assert second.session.model.source == tiny_model
+    assert second.messages.text() == ""
+    second.close()
+
+    third = launch(demo=True)                        # leakview gui --demo
+    assert third.root == demo_workspace()
+    assert third.session.model.source == demo_model_path("clean")
+    third.open_folder(folder)                        # back to the folder, for the next check
+    third.close()
+
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    fourth = launch()                                # the last folder is gone: demo, and why
+    assert fourth.root == demo_workspace()
+    assert "is gone" in fourth.messages.text() and str(folder) in fourth.messages.text()
+    fourth.open_folder(moved)
+    fourth.actions["open_demo"].trigger()            # File > Open the demo images
+    assert fourth.root == demo_workspace()
+    fourth.close()
 
 
 

@@ -9,14 +9,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gui",
         help="open the desktop app (default when no command is given)",
-        description=("Open the desktop app on DIR (default: a writable copy of the bundled "
-                     "demo images, kept in ~/.local/share/leakview/demo)."))
-    parser.add_argument("folder", nargs="?", help="image folder to open (default: bundled demo)")
-    parser.add_argument("--model", help="model bundle to open (default: bundled demo-clean)")
+        description=("Open the desktop app on DIR. Without DIR it reopens the last session's "
+                     "folder and model; the first time (or with --demo) a writable copy of the "
+                     "bundled demo images, kept in ~/.local/share/leakview/demo, with "
+                     "demo-clean."))
+    parser.add_argument("folder", nargs="?",
+                        help="image folder to open (default: the last one, else the demo)")
+    parser.add_argument("--model",
+                        help="model bundle to open (default: the last one, else demo-clean)")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the bundled demo images and demo-clean")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from leakview.gui.app import run_app
 
-    return run_app(folder=args.folder, model=args.model)
+    return run_app(folder=args.folder, model=args.model, demo=args.demo)

@@ -23,6 +23,7 @@ class ActionSpec:
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_folder", "&Open folder…", ("Ctrl+O",), "&File"),
+    ActionSpec("open_demo", "Open the &demo images", (), "&File"),
     ActionSpec("import_masks", "&Import masks (LabelMe / COCO)…", (), "&File"),
     ActionSpec("export_csv", "Export &CSV…", ("Ctrl+S",), "&File",
                tip="The folder analysis rows, as `leakview scan` writes them"),

@@ -26,21 +26,63 @@ def make_application(argv: list[str] | None = None):
     return app
 
 
-def run_app(folder: str | os.PathLike[str] | None = None,
-            model: str | os.PathLike[str] | None = None) -> int:
-    """Open the main window on ``folder`` with ``model`` (defaults: a user-writable copy of
-    the bundled demo images, and demo-clean) and run the event loop; returns the exit status."""
+def startup_choice(settings, folder: str | os.PathLike[str] | None = None,
+                   model: str | os.PathLike[str] | None = None, demo: bool = False
+                   ) -> tuple[Path, str, list[str]]:
+    """The folder and model the window opens on, and notes for the user.
+
+    Given paths win; ``demo`` asks for the bundled demo (writable copy of its images,
+    demo-clean); otherwise the last session's folder and model when they still exist, else the
+    demo (so the very first launch shows the demo).
+    """
     from leakview.resources import demo_model_path, demo_workspace
 
-    app = make_application()
-    from leakview.gui.main_window import MainWindow
+    notes: list[str] = []
+    if folder:
+        chosen_folder = Path(folder)
+    elif not demo and settings.last_folder and Path(settings.last_folder).is_dir():
+        chosen_folder = Path(settings.last_folder)
+    else:
+        if not demo and settings.last_folder:
+            notes.append(f"The last folder {settings.last_folder} is gone; opened the demo.")
+        chosen_folder = demo_workspace()
+    if model:
+        chosen_model = str(model)
+    elif not demo and settings.last_model and Path(settings.last_model).is_file():
+        chosen_model = settings.last_model
+    else:
+        if not demo and settings.last_model:
+            notes.append(f"The last model {settings.last_model} is gone; opened demo-clean.")
+        chosen_model = str(demo_model_path("clean"))
+    return chosen_folder, chosen_model, notes
 
-    folder = Path(folder) if folder else demo_workspace()
-    model = str(model) if model else str(demo_model_path("clean"))
-    window = MainWindow(folder=folder if folder.is_dir() else None, model=model)
+
+def open_main_window(folder: str | os.PathLike[str] | None = None,
+                     model: str | os.PathLike[str] | None = None, demo: bool = False,
+                     settings=None):
+    """The main window on what :func:`startup_choice` picks, shown."""
+    make_application()
+    from leakview.gui.main_window import MainWindow
+    from leakview.gui.settings import AppSettings
+
+    settings = settings or AppSettings()
+    folder, model, notes = startup_choice(settings, folder, model, demo)
+    window = MainWindow(folder=folder if folder.is_dir() else None, model=model,
+                        settings=settings)
     if not folder.is_dir():
-        window.show_message(f"Image folder not found: {folder}. Use File > Open folder "
-                            "(Ctrl+O).")
+        notes.append(f"Image folder not found: {folder}. Use File > Open folder (Ctrl+O).")
+    if notes:
+        window.show_message(" ".join(notes), "warning")
     window.show()
+    return window
+
+
+def run_app(folder: str | os.PathLike[str] | None = None,
+            model: str | os.PathLike[str] | None = None, demo: bool = False) -> int:
+    """Open the main window (see :func:`startup_choice`) and run the event loop; returns the
+    exit status."""
+    app = make_application()
+    window = open_main_window(folder, model, demo)
     status = app.exec()
+    del window
     return int(status or 0)

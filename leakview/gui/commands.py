@@ -62,6 +62,12 @@ class CommandsMixin:
         if folder:
             self.open_folder(folder)
 
+    def on_open_demo(self) -> None:
+        """The bundled demo images (their writable copy), with the model kept as it is."""
+        from leakview.resources import demo_workspace
+
+        self.open_folder(demo_workspace())
+
     def _fill_recent_folders(self) -> None:
         menu = self.recent_folders_menu
         menu.clear()
