@@ -94,6 +94,18 @@ w.actions["tool_pan"].trigger()
 # folder analysis with the leaky model on the leaky folder
 w.open_model(str(demo_model_path("leaky")))
 wait(lambda: w.session.model is not None and str(w.session.model.source).endswith("demo-leaky.pt") and layer_ready(w, "saliency"))
+# the study's contrast in LIME: demo-leaky's top superpixels sit on the corner marker
+w.image_list.select_path(str(WORK / "wheat/wheat_0002.png"))
+wait(lambda: w.session.image and w.session.image.name == "wheat/wheat_0002.png" and layer_ready(w, "saliency"))
+w.results.layers.set_visible("saliency", False)
+w.results.layers.set_visible("gradcam", False)
+w.actions["run_lime"].trigger()
+wait(lambda: layer_ready(w, "lime"))
+wait(lambda: any(r["method"] == "lime" for r in w.results.rows))
+grab(w, "lime_leaky.png")
+w.results.layers.set_visible("lime", False)
+w.results.layers.set_visible("saliency", True)
+
 w.folder_panel.set_methods(("saliency", "gradcam"))
 t = time.time()
 w.actions["analyze_folder"].trigger()
