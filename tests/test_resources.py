@@ -51,3 +51,32 @@ def test_honest_demo_is_generated_once_without_a_marker(monkeypatch, tmp_path: P
     assert [p.name for p in folder.parent.iterdir()] == ["demo-honest"]  # no staging left
     stamp = images[0].stat().st_mtime_ns
     assert ensure_honest_demo() == folder and images[0].stat().st_mtime_ns == stamp
+
+
+def test_a_wheel_install_carries_the_resources(tmp_path: Path) -> None:
+    """A plain (non-editable) install finds the demo under <prefix>/share/leakview/resources."""
+    import filecmp
+    import subprocess
+    import sys
+    import venv
+
+    repo = Path(__file__).resolve().parent.parent
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps", "-q",
+                    "-w", str(wheels)], check=True, capture_output=True, timeout=300)
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    [wheel] = wheels.glob("leakview-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--no-deps", str(wheel)], check=True, capture_output=True, timeout=300)
+    code = ("import sys; from leakview.resources import demo_images_dir, demo_model_path; "
+            "print(demo_model_path('clean')); print(demo_images_dir()); print(sys.prefix)")
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120, check=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    model, images, prefix = (Path(line) for line in result.stdout.split())
+    assert model.is_relative_to(prefix / "share" / "leakview" / "resources")
+    assert filecmp.cmp(model, demo_model_path("clean"), shallow=False)
+    assert len(discover_images(images)) == 40
+    assert all(mask_path(images, path).is_file() for path in discover_images(images))
