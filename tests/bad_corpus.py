@@ -9,7 +9,6 @@ tests/test_security.py.
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+from permissions import PERMISSIONS_ENFORCED
 
 # Names a spreadsheet would run as formulas (each must come out with a leading ').
 FORMULA_NAMES = ("=cmd.png", "+plus.png", "-minus.png", "@at.png")
@@ -120,8 +119,9 @@ def build_corpus(root: Path) -> dict[str, str]:
     for name in ("ünïcödé 画像.png", "with space.png", *FORMULA_NAMES, "sub dir/=nested.png"):
         put(name, good_png, "ok")
 
-    locked = put("locked.png", good_png, "ok" if RUNNING_AS_ROOT else "error: permission")
-    if not RUNNING_AS_ROOT:
+    locked = put("locked.png", good_png,
+                 "error: permission" if PERMISSIONS_ENFORCED else "ok")
+    if PERMISSIONS_ENFORCED:
         locked.chmod(0)
 
     (root / "broken_link.png").symlink_to(root / "does-not-exist.png")

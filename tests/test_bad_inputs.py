@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bad_corpus import FORMULA_NAMES, RUNNING_AS_ROOT, build_corpus, restore_permissions
+from bad_corpus import FORMULA_NAMES, build_corpus, restore_permissions
+from permissions import where_permissions_hold
 from leakview.csvio import CSV_COLUMNS
 from leakview.images import ImageLoadError, discover_images, load_image
 
@@ -77,8 +78,7 @@ def test_pixels_of_the_unusual_modes(corpus) -> None:
         assert shape == (upright if orientation < 5 else (upright[1], upright[0], 3))
 
 
-@pytest.mark.skipif(RUNNING_AS_ROOT, reason="running as root: file permissions are not "
-                                            "enforced, so a chmod 000 file stays readable")
+@where_permissions_hold
 def test_unreadable_file_is_a_permission_error(corpus) -> None:
     root, _ = corpus
     assert not os.access(root / "locked.png", os.R_OK)
@@ -86,6 +86,7 @@ def test_unreadable_file_is_a_permission_error(corpus) -> None:
         load_image(root / "locked.png")
 
 
+@where_permissions_hold
 def test_cli_scan_writes_a_well_formed_csv(corpus, corpus_model, tmp_path, capsys) -> None:
     import torch
 
@@ -131,6 +132,7 @@ def _reason_words(expectation: str) -> list[str]:
     return expectation.split(":", 1)[1].split()
 
 
+@where_permissions_hold
 def test_gui_steps_through_every_file(qtbot, corpus, corpus_model, tmp_path) -> None:
     """Stepping with D through every file: a good one is shown, a bad one gives a message
     naming the file and the reason (and an error row in the list); then "Analyze folder"

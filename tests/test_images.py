@@ -28,30 +28,7 @@ from leakview.images import (
     relative_name,
     true_label,
 )
-
-
-
-def _permissions_enforced() -> bool:
-    """Whether a mode-000 file is really unreadable here (root, e.g. in CI containers, bypasses
-    permissions through CAP_DAC_OVERRIDE, so those tests are skipped rather than faked)."""
-    import tempfile
-    with tempfile.TemporaryDirectory() as folder:
-        probe = Path(folder) / "probe"
-        probe.write_bytes(b"x")
-        probe.chmod(0)
-        try:
-            probe.read_bytes()
-        except PermissionError:
-            return True
-        finally:
-            probe.chmod(0o600)
-    return False
-
-
-PERMISSIONS_ENFORCED = _permissions_enforced()
-ROOT_SKIP = ("file permissions are not enforced for this user (running as root, which bypasses "
-             "them), so 'permission denied' cannot be produced")
-
+from permissions import where_permissions_hold
 
 # ------------------------------------------------------------------------------------------
 # helpers
@@ -442,7 +419,7 @@ def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     assert "not a regular file" in _load_error(path).reason
 
 
-@pytest.mark.skipif(not PERMISSIONS_ENFORCED, reason=ROOT_SKIP)
+@where_permissions_hold
 def test_permission_denied(tmp_path: Path) -> None:
     path = tmp_path / "locked.png"
     _gray(path)
@@ -639,7 +616,7 @@ def test_discovery_follows_symlinks_without_looping(tmp_path: Path) -> None:
     assert _relatives(found, tmp_path / "data") == ["a.png", "linked/c.png", "sub/b.png"]
 
 
-@pytest.mark.skipif(not PERMISSIONS_ENFORCED, reason=ROOT_SKIP)
+@where_permissions_hold
 def test_discovery_reports_unreadable_folder(tmp_path: Path) -> None:
     _touch(tmp_path, "ok/a.png", "locked/b.png")
     locked = tmp_path / "locked"
