@@ -201,3 +201,17 @@ def test_masks_are_found_under_a_relative_root(leaky_setup, monkeypatch) -> None
     atlas = compute_atlas(model, Path(data.name))
     assert sum(entry.masked for entry in atlas.classes) == sum(
         entry.count for entry in atlas.classes) > 0
+
+
+def test_bundled_demo_atlas_flags_the_leaky_model_only() -> None:
+    """The README's atlas figures: demo-clean shows no consistent hot spot off the cargo on the
+    bundled demo images; demo-leaky shows one on the corner marker for most classes."""
+    from leakview.resources import demo_images_dir, demo_model_path
+
+    flagged = {}
+    for kind in ("clean", "leaky"):
+        atlas = compute_atlas(load_model(demo_model_path(kind), device="cpu"), demo_images_dir())
+        assert atlas.images == 40 and not atlas.errors
+        flagged[kind] = set(atlas.flagged())
+    assert flagged["clean"] == set()
+    assert len(flagged["leaky"]) >= 3, flagged
