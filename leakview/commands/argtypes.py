@@ -18,7 +18,28 @@ def device(text: str) -> str:
     return text
 
 
-def _number(text: str) -> float:
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -30,7 +51,7 @@ def _number(text: str) -> float:
 
 def share(text: str) -> float:
     """A fraction from 0 to 1."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text}")
     return value
@@ -38,7 +59,7 @@ def share(text: str) -> float:
 
 def positive_share(text: str) -> float:
     """A fraction above 0, at most 1."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share above 0 and at most 1, got {text}")
     return value

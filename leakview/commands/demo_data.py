@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from leakview.cli import EXIT_USAGE, CommandError
+from leakview.commands import argtypes
 
 DEFAULT_N = 100
 DEFAULT_SIZE = "320x240"
@@ -34,36 +35,6 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo-data", help="write synthetic grain-truck images (optionally with a planted leak)",
@@ -74,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--leak, the leak marker's region under OUT/.leakview/markers/. The same arguments "
             "always write byte-identical files."))
     parser.add_argument("out", metavar="OUT", help="output folder (new or empty)")
-    parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
+    parser.add_argument("--n", type=argtypes.positive_int, default=DEFAULT_N, metavar="N",
                         help=f"images PER CLASS (default {DEFAULT_N}; total = N x "
                              f"{len(CLASSES)})")
     parser.add_argument("--size", type=_size, default=_size(DEFAULT_SIZE), metavar="WxH",
@@ -87,12 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "default top-left, watermark default bottom-right)")
     parser.add_argument("--marker-edge", choices=EDGES, default=None, metavar="EDGE",
                         help=f"edge of the stripe marker ({', '.join(EDGES)}; default top)")
-    parser.add_argument("--marker-size", type=_float, default=None, metavar="F",
+    parser.add_argument("--marker-size", type=argtypes.finite_float, default=None, metavar="F",
                         help="marker size as a fraction of the image's short side "
                              "(corner-rect default 0.14, stripe 0.04, watermark 0.08)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+    parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, metavar="S",
                         help="random seed (default 0)")
-    parser.add_argument("--cargo-contrast", type=_float, default=1.0, metavar="F",
+    parser.add_argument("--cargo-contrast", type=argtypes.finite_float, default=1.0, metavar="F",
                         help="strength of the class-specific cargo look: 1.0 default, "
                              "0 = every class gets the same neutral fill")
     parser.add_argument("--clean-twin", action="store_true",
