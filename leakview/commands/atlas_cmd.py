@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", help="write the per-class numbers as JSON")
     parser.add_argument("--npz", help="write the mean maps, mean images and mask coverage")
     parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
-    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device,
+                        help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (with --method lime)")
     parser.add_argument("--seed", type=int, help="seed of the sampling methods")

@@ -68,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model input size (default: --init's, else 128 128)")
     parser.add_argument("--out", help="output folder (default: ./canary-<DATA name>)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device,
+                        help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="fraction of each class held out for the measurements "
                              "(default: %(default)s)")

@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "info", help="describe a model file (architecture, classes, input size)",
         description="Load MODEL safely (weights only) and print what it is, as JSON.")
     parser.add_argument("model", help="model bundle (.pt) or TorchScript archive")
-    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device,
+                        help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.set_defaults(func=run)
 
 

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep rows already written by an interrupted run and skip them")
     parser.add_argument("--shard", help="K/N: process the K-th of N deterministic parts")
-    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device,
+                        help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (default: registry's)")
     parser.add_argument("--seed", type=int, help="seed for the sampling methods")

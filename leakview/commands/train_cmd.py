@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
                         default=(128, 128), help="model input size (default: 128 128)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--device", type=argtypes.device, help="cpu, cuda, cuda:1 ... (default: auto)")
+    parser.add_argument("--device", type=argtypes.device,
+                        help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--val-split", type=float, default=0.15,
                         help="fraction held out for validation (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")

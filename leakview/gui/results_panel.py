@@ -245,7 +245,6 @@ class ResultsPanel(QWidget):
         layout.addStretch(1)
         self.rows: list[dict[str, Any]] = []
 
-    # -- model / prediction ---------------------------------------------------------------------
     # -- verdict rule ---------------------------------------------------------------------------
     def rule(self) -> VerdictRule:
         return VerdictRule(min_topk_share=self.min_topk_share.value(),
@@ -258,6 +257,7 @@ class ResultsPanel(QWidget):
     def _emit_rule(self) -> None:
         self.ruleChanged.emit(self.rule())
 
+    # -- model / prediction ---------------------------------------------------------------------
     def set_model(self, model, path: str) -> None:
         self.model_picker.set_current(path)
         self.target.blockSignals(True)
