@@ -89,3 +89,47 @@ def test_collector_nests_and_restores_the_previous_state(qapp):
     assert not gc.isenabled()
     collector.release()
     assert gc.isenabled()
+
+
+def test_full_collections_only_after_the_old_generation_grew_by_a_quarter(qapp):
+    """What exists at the start is frozen out (a full collection of torch + Qt + the window
+    takes ~200 ms, too long for the GUI thread), and the oldest generation is collected only
+    when it has grown by a quarter since the last full collection, as CPython does."""
+    from leakview.gui.gc_guard import MainThreadCollector
+
+    collector = MainThreadCollector()
+    before = gc.get_freeze_count()
+    full = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    def age_into_the_oldest_generation() -> None:
+        for _ in range(gc.get_threshold()[2] + 1):
+            gc.collect(1)                    # survivors move on; counts the oldest generation up
+
+    collector.acquire()
+    gc.callbacks.append(record)
+    try:
+        assert gc.get_freeze_count() > before
+        assert len(gc.get_objects(2)) < gc.get_freeze_count()
+        keep = [_Node() for _ in range(4000)]
+        age_into_the_oldest_generation()
+        collector.collect_due()
+        assert len(full) == 1                # grew from (almost) nothing: collected
+        long_lived = collector.long_lived
+        assert long_lived >= 4000
+        keep += [_Node() for _ in range(long_lived // 10)]
+        age_into_the_oldest_generation()
+        collector.collect_due()
+        assert len(full) == 1                # +10%: not yet
+        keep += [_Node() for _ in range(long_lived // 5)]
+        age_into_the_oldest_generation()
+        collector.collect_due()
+        assert len(full) == 2                # +30% in all: collected
+    finally:
+        gc.callbacks.remove(record)
+        collector.release()
+    assert gc.get_freeze_count() == before and gc.isenabled()
+    del keep
