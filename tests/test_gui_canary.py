@@ -219,10 +219,18 @@ def test_a_refused_checkpoint_is_reported_with_its_file_and_reason(qtbot, make_w
     retype(qtbot, dialog.epochs, "1")
     retype(qtbot, dialog.out, str(out))
     mouse(dialog.run_button)
-    qtbot.waitUntil(lambda: "Canary failed" in window.messages.text(), timeout=60000)
-    assert str(evil) in window.messages.text()
-    assert "no report was written" in window.messages.text()
-    assert window.messages.level == "error"
+    qtbot.waitUntil(lambda: not dialog.isVisible() or dialog.error.isVisible(), timeout=10000)
+    assert not dialog.isVisible(), dialog.error.text()
+
+    def failure_shown() -> None:   # its assertion message says what happened instead
+        job = window.canary.job
+        assert any("Canary failed" in text for _, text in window.messages.history), (
+            window.messages.history, job and (job.state, job.label, job.error))
+    qtbot.waitUntil(failure_shown, timeout=60000)
+    level, text = window.messages.history[-1]
+    assert "Canary failed" in text and level == "error"
+    assert str(evil) in text and "never runs pickled code" in text
+    assert "no report was written" in text
     assert not (tmp_path / "PWNED").exists() and not out.exists()
     assert opened.urls == []
 

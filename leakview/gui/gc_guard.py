@@ -9,9 +9,10 @@ automatic collection is switched off and a timer on the GUI thread collects inst
 thresholds the interpreter would use. The last runner to shut down switches it back on.
 
 A full collection walks every tracked object: about 220 ms with torch and the window loaded,
-far too long for the GUI thread. So, while held, the objects that exist at the start (modules,
-torch, Qt) are frozen out of collection (``gc.freeze``), and the oldest generation is collected
-only when it has grown by a quarter since the last full collection, as CPython does.
+far too long for the GUI thread. So, while held, the objects that live at the start (modules,
+torch, Qt; collected once first, so that no garbage is frozen with them) are frozen out of
+collection (``gc.freeze``), and the oldest generation is collected only when it has grown by a
+quarter since the last full collection, as CPython does.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class MainThreadCollector(QObject):
         if self.holders == 0:
             self.was_enabled = gc.isenabled()
             gc.disable()
+            gc.collect()                # garbage must not be frozen with the living
             gc.freeze()
             self.long_lived = len(gc.get_objects(2))
             self.timer.start()
