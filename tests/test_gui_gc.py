@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from typing import Callable
 
 import pytest
 
@@ -17,7 +18,7 @@ class _Node:
         self.me = self                      # a reference cycle: only the collector frees it
 
 
-def _collections_by_thread() -> tuple[list[int], callable]:
+def _collections_by_thread() -> tuple[list[int], Callable[[str, dict], None]]:
     threads: list[int] = []
 
     def record(phase: str, info: dict) -> None:
