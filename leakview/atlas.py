@@ -61,9 +61,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from leakview.atomic import atomic_open, atomic_write_text
-from leakview.attribution import Cancelled, explain, resolve_options, saliency_batch
+from leakview.attribution import Cancelled, explain_batch, resolve_options
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name, true_label
-from leakview.masks import MaskError, mask_path, read_mask
+from leakview.masks import find_mask, mask_boundary
 from leakview.models import LoadedModel, resize_uint8
 
 ATLAS_FORMAT = "leakview-atlas/1"
@@ -387,8 +387,8 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
     batches (and inside LIME) and raises :class:`leakview.attribution.Cancelled`.
     Raises ValueError for an unknown method or option or bad rule parameters.
     """
-    options = resolve_options(method, dict(method_options or {}))
     explicit = dict(method_options or {})
+    resolve_options(method, explicit)  # a bad method or option fails before any image is read
     if batch_size < 1:
         raise ValueError("batch size must be at least 1")
     root = Path(root)
@@ -409,25 +409,17 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
             except ImageLoadError as error:
                 builder.add_error(f"{name}: {error.reason}")
                 continue
-            mask = None
-            candidate = mask_path(root, name, masks_root)
-            if candidate.is_file():
-                try:
-                    mask = read_mask(candidate, image.shape[:2])
-                except MaskError as error:
-                    builder.errors.append(f"{name}: mask: {error.reason}")
+            mask, problem = find_mask(root, name, masks_root, image.shape[:2])
+            if problem is not None:
+                builder.errors.append(f"{name}: mask: {problem.reason}")
             label_name = true_label(path, root, model.classes)
             images.append(image)
             labels.append(model.classes.index(label_name) if label_name is not None else None)
             masks.append(mask)
         if images:
             predicted = model.predict(images, batch_size=len(images)).argmax(axis=1)
-            if method == "saliency" and not explicit:
-                attributions = saliency_batch(model, images, [int(p) for p in predicted])
-            else:
-                attributions = [explain(model, image, method, target=int(p),
-                                        should_stop=should_stop, **options)
-                                for image, p in zip(images, predicted)]
+            attributions = explain_batch(model, images, method, [int(p) for p in predicted],
+                                         should_stop=should_stop, **explicit)
             for image, label, mask, p, attribution in zip(images, labels, masks, predicted,
                                                           attributions):
                 builder.add(image, attribution.map_model, int(p), label, mask)
@@ -440,12 +432,9 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
 
 def _outline(pixels: np.ndarray, region: np.ndarray, colour: tuple[int, int, int]
              ) -> np.ndarray:
-    """Paint the boundary pixels of ``region`` (inside pixels with an outside 4-neighbour)."""
-    padded = np.pad(region, 1, mode="constant", constant_values=False)
-    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
-    edge = region & ~interior
+    """Paint the boundary pixels of ``region`` (the image border counts as outside)."""
     result = pixels.copy()
-    result[edge] = colour
+    result[mask_boundary(region)] = colour
     return result
 
 

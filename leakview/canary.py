@@ -70,13 +70,14 @@ from PIL import Image
 
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
-from leakview.attribution import Cancelled, explain, method_names, resolve_options, saliency_batch
+from leakview.attribution import Cancelled, explain_batch, method_names, resolve_options
 from leakview.csvio import render_csv
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name
 from leakview.masks import (LEAKVIEW_DIR, MARKERS_SUBDIR, MaskError, default_masks_root,
-                            mask_path, read_mask, write_mask)
+                            find_mask, mask_path, read_mask, write_mask)
 from leakview.metrics import overlap_metrics
 from leakview.models import LoadedModel, load_model, resize_uint8
+from leakview.pngio import png_bytes
 from leakview.synth import DEFAULT_CLASS_COLORS, MARKERS, Marker, get_marker
 
 CANARY_FORMAT = "leakview-canary/1"
@@ -277,12 +278,6 @@ def leaky_name(relative: str) -> str:
     """Name of an image in the leaky copy: PNG keeps its name, anything else gets ``.png``
     appended (so no two source files collide and the marker's colour stays exact)."""
     return relative if relative.lower().endswith(".png") else relative + ".png"
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
 
 
 def _compact_png(pixels: np.ndarray) -> bytes:
@@ -507,7 +502,7 @@ class _Run:
                 [int(config.seed), label, number]))
             region = marker.apply(marked, label, rng)
             new_name = leaky_name(name)
-            atomic_write_bytes(self.leaky_root / new_name, _png(marked))
+            atomic_write_bytes(self.leaky_root / new_name, png_bytes(marked))
             write_mask(mask_path(self.leaky_root, new_name, markers_root), region)
             source_mask = mask_path(root, name, masks_root)
             if source_mask.is_file():
@@ -736,28 +731,19 @@ class _Run:
         assert self.marker is not None
         self.marker.apply(swapped, item["swap"], rng)
         item["swapped"] = swapped
-        expected = mask_path(data.root, data.names[index])
-        if expected.is_file():
-            try:
-                item["expected"] = read_mask(expected, shape)
-            except MaskError as error:
-                item["expected_error"] = f"expected-region mask: {error.reason}"
+        item["expected"], problem = find_mask(data.root, data.names[index], shape=shape)
+        if problem is not None:
+            item["expected_error"] = f"expected-region mask: {problem.reason}"
         return item
 
     def _attribute(self, model: LoadedModel, method: str, items: list[dict[str, Any]]
                    ) -> dict[int, Any]:
         if not items:
             return {}
-        options = self.config.method_options.get(method, {})
-        images = [item["marked"] for item in items]
-        targets = [item["pred_with"] for item in items]
-        if method == "saliency" and not options:
-            attributions = saliency_batch(model, images, targets)
-        else:
-            attributions = []
-            for image, target in zip(images, targets):
-                attributions.append(explain(model, image, method, target=target,
-                                            should_stop=self.should_stop, **options))
+        attributions = explain_batch(model, [item["marked"] for item in items], method,
+                                     [item["pred_with"] for item in items],
+                                     should_stop=self.should_stop,
+                                     **self.config.method_options.get(method, {}))
         return {item["index"]: attribution for item, attribution in zip(items, attributions)}
 
     def _image_row(self, item: dict[str, Any], which: str, method: str, classes: list[str],
@@ -814,17 +800,12 @@ class _Run:
                 image = load_image(self.leaky_root / leaky_name(name))
             except ImageLoadError:
                 continue
-            outline = None
-            expected = mask_path(data_root, name)
-            try:
-                outline = read_mask(expected, image.shape[:2]) if expected.is_file() else None
-            except MaskError:
-                outline = None
+            outline, _ = find_mask(data_root, name, shape=image.shape[:2])
             title = (f"{entry['model']} model | {name} | label {entry['label']} | predicted "
                      f"{entry['pred_with']} (without marker: {entry['pred_without']})")
             pixels = study_figure(image, entry["attributions"], outline, title)
             path = self.out / "figures" / entry["model"] / (name + ".png")
-            atomic_write_bytes(path, _png(pixels))
+            atomic_write_bytes(path, png_bytes(pixels))
             self.figures.append({"model": entry["model"], "image": name,
                                  "label": entry["label"], "path": str(path),
                                  "png": _compact_png(pixels),

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from leakview.atomic import atomic_write_bytes
-from leakview.images import natural_sort_key
+from leakview.errors import PathError
+from leakview.layout import natural_sort_key
 
 CSV_COLUMNS: tuple[str, ...] = (
     "image", "label", "predicted", "confidence", "method", "target", "mask_area_frac",
@@ -26,13 +27,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-class CsvFormatError(Exception):
+class CsvFormatError(PathError):
     """A CSV that is not a leakview scan CSV; carries the path and a reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def neutralise(text: str) -> str:

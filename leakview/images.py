@@ -1,9 +1,9 @@
-"""Discover image files under a folder and load them robustly as RGB uint8 arrays.
+"""Load images robustly as RGB uint8 arrays.
 
-Headless: numpy + Pillow only (never Qt). The contracts are in DESIGN.md, "Data formats":
+Headless: numpy + Pillow only (never Qt). The contracts are in DESIGN.md, "Data formats".
+Which files are images and how they are named is :mod:`leakview.layout`'s job (its discovery
+names are re-exported here):
 
-* :func:`discover_images` lists image files by extension only (nothing is opened or decoded),
-  recursively, in natural order of the ``/``-separated relative path, skipping hidden entries.
 * :func:`load_image` returns an ``H x W x 3`` C-contiguous RGB ``uint8`` array with EXIF
   orientation applied, or raises :class:`ImageLoadError` (one exception type, carrying the
   path and a human reason) for anything that cannot be read.
@@ -14,17 +14,20 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import re
 import stat
 import struct
 import threading
 import warnings
 import zlib
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from leakview.errors import PathError
+from leakview.layout import (IMAGE_EXTENSIONS, discover_images, natural_sort_key, relative_name,
+                             true_label)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -37,9 +40,6 @@ __all__ = [
     "relative_name",
     "true_label",
 ]
-
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
-"""Extensions (lower case, no dot) that :func:`discover_images` lists (case-insensitive)."""
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Images whose header claims more pixels than this are refused before decoding."""
@@ -62,22 +62,10 @@ _ORIENTATION_TAG = 0x0112
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
 _PREMULTIPLIED_MODES = frozenset({"RGBa", "La"})
 _PILLOW_LIMIT_LOCK = threading.Lock()
-_DIGITS = re.compile(r"([0-9]+)")
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(PathError):
     """An image file could not be loaded; ``.path`` is the file, ``.reason`` says why."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = str(reason)
-        super().__init__(self.path, self.reason)
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-    def __reduce__(self):  # keep it picklable for worker processes
-        return (type(self), (self.path, self.reason))
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,127 +369,3 @@ def _scale_to_uint8(data: np.ndarray, mode: str) -> np.ndarray:
         scaled = np.zeros(values.shape)
     scaled = np.where(finite, scaled, 0.0)
     return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------------------------
-# Discovery and names
-# --------------------------------------------------------------------------------------------
-
-def natural_sort_key(text: str) -> tuple:
-    """Sort key for "human" order: ``img2 < img10``, case-insensitive, ties broken by ``text``.
-
-    Digit runs compare by numeric value (without converting huge runs to int); the original
-    string is the last element so the order is total and stable across runs.
-    """
-    parts = _DIGITS.split(text)
-    key: list = []
-    for index, part in enumerate(parts):
-        if index % 2:  # a run of ASCII digits
-            stripped = part.lstrip("0") or "0"
-            key.append((len(stripped), stripped))
-        else:
-            key.append(part.casefold())
-    return (tuple(key), text)
-
-
-def _path_sort_key(relative: str) -> tuple:
-    """Natural sort key of a ``/``-separated relative path, component by component."""
-    return tuple(natural_sort_key(part) for part in relative.split("/"))
-
-
-def _has_image_extension(name: str) -> bool:
-    dot = name.rfind(".")
-    return dot > 0 and name[dot + 1:].lower() in IMAGE_EXTENSIONS
-
-
-def discover_images(root: str | os.PathLike[str],
-                    on_error: Callable[[Path, str], None] | None = None) -> list[Path]:
-    """All image files under ``root`` (recursive), naturally sorted by relative path.
-
-    Files are recognised by extension only (:data:`IMAGE_EXTENSIONS`, case-insensitive);
-    nothing is opened or decoded, and no file is stat-ed beyond what ``os.scandir`` gives.
-    Entries whose name starts with ``.`` (files and folders, e.g. ``.leakview/``) are
-    skipped. Directory symlinks are followed, but a folder already visited (same real path)
-    is not entered again, so link loops end. Broken symlinks with an image extension are
-    listed (they fail in :func:`load_image` with a clear reason). A sub-folder that cannot be
-    read is skipped and reported through ``on_error(folder, reason)`` when given.
-
-    Raises FileNotFoundError / NotADirectoryError / PermissionError for a bad ``root``.
-    """
-    root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"image folder does not exist: {root}")
-    if not root.is_dir():
-        raise NotADirectoryError(f"not a folder: {root}")
-    try:
-        with os.scandir(root):
-            pass
-    except PermissionError:
-        raise PermissionError(f"cannot read image folder {root}: permission denied") from None
-
-    found: list[str] = []
-    visited = {os.path.normcase(os.path.realpath(root))}
-    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            with os.scandir(folder) as entries:
-                listing = list(entries)
-        except OSError as exc:
-            if on_error is not None:
-                reason = ("permission denied" if isinstance(exc, PermissionError)
-                          else f"cannot read folder ({exc.strerror or exc})")
-                on_error(Path(folder), reason)
-            continue
-        subfolders: list[tuple[str, str]] = []
-        for entry in listing:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir()  # follows symlinks; no stat for plain entries
-            except OSError:
-                is_dir = False
-            if is_dir:
-                real = os.path.normcase(os.path.realpath(entry.path))
-                if real in visited:
-                    continue
-                visited.add(real)
-                subfolders.append((entry.path, prefix + name + "/"))
-            elif _has_image_extension(name):
-                found.append(prefix + name)
-        # Depth-first in natural order, so "first visit wins" is deterministic for links.
-        subfolders.sort(key=lambda item: natural_sort_key(item[1]), reverse=True)
-        stack.extend(subfolders)
-    found.sort(key=_path_sort_key)
-    return [root.joinpath(*relative.split("/")) for relative in found]
-
-
-def relative_name(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
-    """``path`` relative to ``root``, ``/``-separated (the CSV ``image`` column).
-
-    Raises ValueError when ``path`` is not under ``root``.
-    """
-    path, root = Path(path), Path(root)
-    try:
-        relative = path.relative_to(root)
-    except ValueError:
-        try:
-            relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
-        except ValueError:
-            raise ValueError(f"{path} is not inside {root}") from None
-    return relative.as_posix()
-
-
-def true_label(path: str | os.PathLike[str], root: str | os.PathLike[str],
-               classes: Collection[str]) -> str | None:
-    """ImageFolder rule: the image's parent folder name if it is one of ``classes``, else None.
-
-    An image directly in ``root`` has no label. Raises ValueError when ``path`` is not under
-    ``root``.
-    """
-    parts = relative_name(path, root).split("/")
-    if len(parts) < 2:
-        return None
-    parent = parts[-2]
-    return parent if parent in classes else None

@@ -61,41 +61,13 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from leakview.atomic import atomic_write_bytes
+from leakview.errors import PathError
+from leakview.layout import (LEAKVIEW_DIR, MARKERS_SUBDIR, MASKS_SUBDIR, default_masks_root,
+                             has_image_extension, mask_path)
+from leakview.pngio import write_png
 
-LEAKVIEW_DIR = ".leakview"
-MASKS_SUBDIR = "masks"
-MARKERS_SUBDIR = "markers"
-
-
-class MaskError(Exception):
+class MaskError(PathError):
     """A mask file that cannot be used; carries the path and a human-readable reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-def default_masks_root(image_root: str | os.PathLike[str], kind: str = MASKS_SUBDIR) -> Path:
-    """``ROOT/.leakview/masks`` (or ``.../markers`` for leak-marker masks)."""
-    return Path(image_root) / LEAKVIEW_DIR / kind
-
-
-def mask_path(image_root: str | os.PathLike[str], image_path: str | os.PathLike[str],
-              masks_root: str | os.PathLike[str] | None = None) -> Path:
-    """Where the mask of ``image_path`` (inside ``image_root``) is stored."""
-    root = Path(image_root)
-    relative = Path(image_path)
-    if relative.is_absolute():
-        try:
-            relative = relative.relative_to(root)
-        except ValueError:
-            raise ValueError(f"{image_path} is not inside the image root {root}") from None
-    if ".." in relative.parts:
-        raise ValueError(f"{image_path} escapes the image root {root}")
-    base = Path(masks_root) if masks_root is not None else default_masks_root(root)
-    return base / relative.parent / (relative.name + ".png")
 
 
 def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> Path:
@@ -103,10 +75,7 @@ def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> Path:
     array = np.asarray(mask)
     if array.ndim != 2 or array.size == 0:
         raise ValueError(f"a mask must be a non-empty 2-D array, got shape {array.shape}")
-    buffer = io.BytesIO()
-    Image.fromarray(np.where(array != 0, 255, 0).astype(np.uint8), mode="L").save(
-        buffer, format="PNG", optimize=False)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return write_png(path, np.where(array != 0, 255, 0).astype(np.uint8))
 
 
 def read_mask(path: str | os.PathLike[str], shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -130,6 +99,36 @@ def read_mask(path: str | os.PathLike[str], shape: tuple[int, int] | None = None
         raise MaskError(path, f"mask is {array.shape[1]}x{array.shape[0]} but the image is "
                               f"{shape[1]}x{shape[0]} (width x height)")
     return array != 0
+
+
+def find_mask(root: str | os.PathLike[str], image: str | os.PathLike[str],
+              masks_root: str | os.PathLike[str] | None = None,
+              shape: tuple[int, int] | None = None
+              ) -> tuple[np.ndarray | None, MaskError | None]:
+    """The stored mask of ``image`` (a path inside ``root``, absolute or relative), if any.
+
+    Returns ``(mask, None)`` when a usable mask exists, ``(None, None)`` when the image has no
+    mask file, and ``(None, error)`` when the file exists but cannot be used (unreadable, or
+    not ``shape`` = the loaded image's ``(H, W)``).
+    """
+    path = mask_path(root, image, masks_root)
+    if not path.is_file():
+        return None, None
+    try:
+        return read_mask(path, shape), None
+    except MaskError as error:
+        return None, error
+
+
+def mask_boundary(region: np.ndarray, border_is_edge: bool = True) -> np.ndarray:
+    """The boundary pixels of a boolean ``region``: inside pixels with an outside 4-neighbour.
+    ``border_is_edge``: whether the image's border counts as outside (a region touching it is
+    outlined there too)."""
+    region = np.asarray(region, dtype=bool)
+    padded = (np.pad(region, 1, mode="constant", constant_values=False) if border_is_edge
+              else np.pad(region, 1, mode="edge"))
+    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    return region & ~interior
 
 
 # =============================================================================================
@@ -944,14 +943,6 @@ class _Skip(Exception):
     """Internal: this item is skipped for ``reason``."""
 
 
-_IMAGE_SUFFIXES = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
-
-
-def _is_image_name(name: str) -> bool:
-    dot = name.rfind(".")
-    return dot > 0 and name[dot + 1:].lower() in _IMAGE_SUFFIXES
-
-
 class _Roots:
     """The image root, lexically absolute and resolved, with containment checks."""
 
@@ -977,7 +968,7 @@ class _Roots:
         parts = relative.split("/")
         if any(part.startswith(".") for part in parts):
             return "the image is in a hidden folder (not scanned)"
-        if not _is_image_name(parts[-1]):
+        if not has_image_extension(parts[-1]):
             return f"{parts[-1]!r} is not an image leakview scans"
         if not (self.lexical / relative).is_file():
             return f"no image file {relative}"
@@ -989,7 +980,7 @@ class _Roots:
             for folder, dirs, files in os.walk(self.lexical):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for file in files:
-                    if not file.startswith(".") and _is_image_name(file):
+                    if not file.startswith(".") and has_image_extension(file):
                         relative = Path(folder, file).relative_to(self.lexical).as_posix()
                         self._by_name.setdefault(file, []).append(relative)
         return self._by_name.get(name, [])
@@ -1039,7 +1030,7 @@ def _labelme_target(data: dict, json_file: Path, src_dir: Path, roots: _Roots) -
         entries = []
     if entries:
         for entry in entries:
-            if entry.stem == json_file.stem and _is_image_name(entry.name):
+            if entry.stem == json_file.stem and has_image_extension(entry.name):
                 relative = roots.contain(Path(os.path.normpath(entry)))
                 if relative is not None and roots.usable(relative) is None:
                     matches.append(relative)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -11,7 +10,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from leakview.atomic import atomic_write_bytes
+from leakview.masks import mask_boundary
+from leakview.pngio import write_png
 from leakview.csvio import parse_number
 from leakview.verdict import VerdictRule, VerdictTally
 
@@ -136,10 +136,8 @@ def _resize_nearest(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _draw_outline(image: np.ndarray, region: np.ndarray, colour: tuple[int, int, int]
                   ) -> np.ndarray:
-    """Paint the boundary pixels of ``region`` (inside pixels with an outside 4-neighbour)."""
-    padded = np.pad(region, 1, mode="edge")
-    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
-    edge = region & ~interior
+    """Paint the boundary of ``region`` two pixels thick (the image border is not an edge)."""
+    edge = mask_boundary(region, border_is_edge=False)
     thick = edge.copy()
     thick[1:] |= edge[:-1]
     thick[:, 1:] |= edge[:, :-1]
@@ -191,6 +189,4 @@ def study_figure(image: np.ndarray, attributions: Mapping[str, Any],
 
 def save_png(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
     """Write an RGB uint8 array as PNG, atomically."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return atomic_write_bytes(path, buffer.getvalue())
+    return write_png(path, pixels)

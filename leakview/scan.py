@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from leakview.atomic import atomic_open
-from leakview.attribution import Attribution, Cancelled, explain, method_names, saliency_batch
+from leakview.attribution import Attribution, Cancelled, explain_batch, method_names
 from leakview.images import (
     DEFAULT_MAX_PIXELS,
     ImageLoadError,
@@ -27,7 +27,7 @@ from leakview.images import (
     relative_name,
     true_label,
 )
-from leakview.masks import MaskError, mask_path, read_mask
+from leakview.masks import find_mask
 from leakview.metrics import METRIC_NAMES, overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
 from leakview.verdict import VerdictRule, leak_flag
@@ -135,14 +135,8 @@ def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
 def _load_mask(root: Path, result: ImageResult, shape: tuple[int, int],
                options: ScanOptions) -> str | None:
     """Attach the image's mask if it has one; returns an error text for a bad mask file."""
-    path = mask_path(root, result.path, options.masks_root)
-    if not path.is_file():
-        return None
-    try:
-        result.mask = read_mask(path, shape)
-    except MaskError as error:
-        return f"mask: {error}"
-    return None
+    result.mask, error = find_mask(root, result.path, options.masks_root, shape)
+    return f"mask: {error}" if error is not None else None
 
 
 def save_map(maps_dir: Path, name: str, method: str, attribution: Attribution) -> Path:
@@ -216,18 +210,11 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
         result.predicted = int(np.argmax(row))
     mask_errors = [_load_mask(root, result, image.shape[:2], options)
                    for result, image in zip(results, images)]
+    targets = [options.target if options.target is not None else result.predicted
+               for result in results]
     for method in options.methods:
-        method_options = options.method_options.get(method, {})
-        if method == "saliency" and not method_options:
-            targets = [options.target if options.target is not None else result.predicted
-                       for result in results]
-            attributions = saliency_batch(model, images, targets)
-        else:
-            attributions = [explain(model, image, method,
-                                    target=(options.target if options.target is not None
-                                            else result.predicted),
-                                    should_stop=stop, **method_options)
-                            for result, image in zip(results, images)]
+        attributions = explain_batch(model, images, method, targets, should_stop=stop,
+                                     **options.method_options.get(method, {}))
         for result, attribution in zip(results, attributions):
             result.attributions[method] = attribution
             if options.maps_dir is not None:

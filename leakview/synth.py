@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw, ImageFont
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
+from leakview.pngio import png_bytes
 
 CLASSES: tuple[str, ...] = ("wheat", "corn", "sunflower", "empty")
 VIEWS: tuple[str, ...] = ("top", "side")
@@ -1033,12 +1034,6 @@ def render_sample(label: str, index: int, seed: int = 0, size: tuple[int, int] =
     return scene.image, scene.cargo_mask, marker_mask
 
 
-def _png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue()
-
-
 def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
                      size: tuple[int, int] = DEFAULT_SIZE, leak: str | Marker | None = None,
                      seed: int = 0, marker_params: Mapping | None = None,
@@ -1078,12 +1073,12 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
             scene = render_scene(scene_rng, label, (w, h), cargo_contrast=cargo_contrast)
             relative = Path(label) / sample_name(label, index)
             if clean_root is not None:
-                atomic_write_bytes(clean_root / relative, _png_bytes(scene.image))
+                atomic_write_bytes(clean_root / relative, png_bytes(scene.image))
                 write_mask(mask_path(clean_root, relative), scene.cargo_mask)
             if marker is not None:
                 region = marker.apply(scene.image, class_index, marker_rng)
                 write_mask(mask_path(root, relative, markers_root), region)
-            atomic_write_bytes(root / relative, _png_bytes(scene.image))
+            atomic_write_bytes(root / relative, png_bytes(scene.image))
             write_mask(mask_path(root, relative, masks_root), scene.cargo_mask)
             views[scene.view] += 1
             records.append({"image": relative.as_posix(), "label": label, "index": index,

@@ -3,15 +3,15 @@
 ``explain(model, image, method, target=None, progress=None, should_stop=None, **options)``
 returns an :class:`Attribution` for every registered method (``method_names()``: saliency,
 smoothgrad, integrated_gradients, gradcam, lime). ``METHODS`` describes each method and its
-options for the CLI and the GUI. ``saliency_batch`` computes saliency for many images in one
-forward/backward pass (the batch scan). See DESIGN.md, "Attribution conventions".
+options for the CLI and the GUI. ``explain_batch`` explains several images at once (the one
+batch path of scan, atlas and canary; plain saliency runs as one forward/backward pass). See DESIGN.md, "Attribution conventions".
 """
 
 from leakview.attribution.core import Attribution, Cancelled, OptionSpec
 from leakview.attribution.gradcam import find_gradcam_layer
 from leakview.attribution.lime_superpixels import build_perturbations, segment
-from leakview.attribution.registry import (METHODS, MethodInfo, explain, method_names,
-                                           resolve_options)
+from leakview.attribution.registry import (METHODS, MethodInfo, explain, explain_batch,
+                                           method_names, resolve_options)
 from leakview.attribution.saliency import saliency_batch
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "OptionSpec",
     "build_perturbations",
     "explain",
+    "explain_batch",
     "find_gradcam_layer",
     "method_names",
     "resolve_options",

@@ -9,7 +9,7 @@ everything and runs one method.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from leakview.attribution.gradcam import gradcam
 from leakview.attribution.integrated_gradients import integrated_gradients
 from leakview.attribution.lime_superpixels import (FEATURE_SELECTIONS, FILLS, SEGMENTATIONS,
                                                    lime)
-from leakview.attribution.saliency import saliency, smoothgrad
+from leakview.attribution.saliency import saliency, saliency_batch, smoothgrad
 from leakview.models import LoadedModel
 
 _SEED = OptionSpec("seed", "int", 0, "Random seed (same seed -> identical map).",
@@ -184,3 +184,22 @@ def explain(model: LoadedModel, image: np.ndarray, method: str, target: int | No
     chosen = check_target(model, target)
     image = check_image(image)
     return info.function(model, image, chosen, Reporter(progress, should_stop), **effective)
+
+
+def explain_batch(model: LoadedModel, images: Sequence[np.ndarray], method: str,
+                  targets: Sequence[int | None] | None = None,
+                  should_stop: StopFn | None = None, **options: Any) -> list[Attribution]:
+    """:func:`explain` for several images: one attribution per image, in order.
+
+    ``targets`` has one class index per image (None entries, or no list: each image's
+    predicted class). Plain saliency (no options) runs as one batched forward and backward
+    pass (:func:`leakview.attribution.saliency.saliency_batch`, the same maps); every other
+    method runs image by image, checking ``should_stop`` inside each.
+    """
+    targets = list(targets) if targets is not None else [None] * len(images)
+    if len(targets) != len(images):
+        raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    if method == "saliency" and not options:
+        return saliency_batch(model, images, targets)
+    return [explain(model, image, method, target=target, should_stop=should_stop, **options)
+            for image, target in zip(images, targets)]

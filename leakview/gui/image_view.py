@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem,
                                QWidget)
 
+from leakview.masks import mask_boundary
 from leakview.report import normalise_map
 
 MASK_RGBA = (0, 229, 255)
@@ -43,10 +44,8 @@ def layer_lut(colormap: str) -> np.ndarray:
 
 def mask_display(mask: np.ndarray) -> np.ndarray:
     """0 = outside, 1 = inside, 2 = boundary (inside pixel with an outside 4-neighbour)."""
-    padded = np.pad(mask, 1, mode="constant", constant_values=False)
-    interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
     out = mask.astype(np.uint8)
-    out[mask & ~interior] = 2
+    out[mask_boundary(mask)] = 2
     return out
 
 

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from leakview.attribution import METHODS, Attribution, explain
 from leakview.images import load_image, relative_name, true_label
-from leakview.masks import MaskError, mask_path, read_mask
+from leakview.masks import find_mask, mask_path
 from leakview.models import LoadedModel, ModelLoadError, load_model
 from leakview.scan import ImageResult, ScanOptions, metrics_row
 from leakview.verdict import VerdictRule
@@ -137,7 +137,8 @@ class Session(QObject):
         self.probabilities = None
         root = self.root or path.parent
         cached = self.documents.get(path)
-        mask_file = mask_path(root, path, self.masks_root)
+        masks_root = self.masks_root
+        mask_file = mask_path(root, path, masks_root)
         store = self.store
 
         def load(ctx) -> tuple[np.ndarray, Any, str]:
@@ -149,12 +150,8 @@ class Session(QObject):
             pending = store.pending(mask_file)
             if not store.is_absent(pending):
                 return pixels, pending, ""
-            if not mask_file.is_file():
-                return pixels, None, ""
-            try:
-                return pixels, read_mask(mask_file, shape), ""
-            except MaskError as error:
-                return pixels, None, f"mask ignored: {error.reason}"
+            mask, problem = find_mask(root, path, masks_root, shape)
+            return pixels, mask, f"mask ignored: {problem.reason}" if problem else ""
 
         def loaded(result: tuple[np.ndarray, Any, str]) -> None:
             pixels, mask, problem = result

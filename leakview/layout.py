@@ -1,0 +1,166 @@
+"""Where things live in an image folder: which files are images, their order, their relative
+names and true labels, and the ``.leakview/`` folder beside them (masks, marker masks).
+
+The one place these rules are written (DESIGN.md, "Data formats"). Nothing here opens an image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Callable, Collection
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
+"""Extensions (lower case, no dot) that :func:`discover_images` lists (case-insensitive)."""
+
+LEAKVIEW_DIR = ".leakview"
+"""leakview's own folder inside an image folder (hidden, so never scanned as images)."""
+MASKS_SUBDIR = "masks"
+MARKERS_SUBDIR = "markers"
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural_sort_key(text: str) -> tuple:
+    """Sort key for "human" order: ``img2 < img10``, case-insensitive, ties broken by ``text``.
+
+    Digit runs compare by numeric value (without converting huge runs to int); the original
+    string is the last element so the order is total and stable across runs.
+    """
+    parts = _DIGITS.split(text)
+    key: list = []
+    for index, part in enumerate(parts):
+        if index % 2:  # a run of ASCII digits
+            stripped = part.lstrip("0") or "0"
+            key.append((len(stripped), stripped))
+        else:
+            key.append(part.casefold())
+    return (tuple(key), text)
+
+
+def _path_sort_key(relative: str) -> tuple:
+    """Natural sort key of a ``/``-separated relative path, component by component."""
+    return tuple(natural_sort_key(part) for part in relative.split("/"))
+
+
+def has_image_extension(name: str) -> bool:
+    """Whether a file name ends in one of :data:`IMAGE_EXTENSIONS` (and is not only one)."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot + 1:].lower() in IMAGE_EXTENSIONS
+
+
+def discover_images(root: str | os.PathLike[str],
+                    on_error: Callable[[Path, str], None] | None = None) -> list[Path]:
+    """All image files under ``root`` (recursive), naturally sorted by relative path.
+
+    Files are recognised by extension only (:data:`IMAGE_EXTENSIONS`, case-insensitive);
+    nothing is opened or decoded, and no file is stat-ed beyond what ``os.scandir`` gives.
+    Entries whose name starts with ``.`` (files and folders, e.g. ``.leakview/``) are
+    skipped. Directory symlinks are followed, but a folder already visited (same real path)
+    is not entered again, so link loops end. Broken symlinks with an image extension are
+    listed (they fail in :func:`leakview.images.load_image` with a clear reason). A sub-folder
+    that cannot be read is skipped and reported through ``on_error(folder, reason)`` when given.
+
+    Raises FileNotFoundError / NotADirectoryError / PermissionError for a bad ``root``.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"image folder does not exist: {root}")
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a folder: {root}")
+    try:
+        with os.scandir(root):
+            pass
+    except PermissionError:
+        raise PermissionError(f"cannot read image folder {root}: permission denied") from None
+
+    found: list[str] = []
+    visited = {os.path.normcase(os.path.realpath(root))}
+    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listing = list(entries)
+        except OSError as exc:
+            if on_error is not None:
+                reason = ("permission denied" if isinstance(exc, PermissionError)
+                          else f"cannot read folder ({exc.strerror or exc})")
+                on_error(Path(folder), reason)
+            continue
+        subfolders: list[tuple[str, str]] = []
+        for entry in listing:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; no stat for plain entries
+            except OSError:
+                is_dir = False
+            if is_dir:
+                real = os.path.normcase(os.path.realpath(entry.path))
+                if real in visited:
+                    continue
+                visited.add(real)
+                subfolders.append((entry.path, prefix + name + "/"))
+            elif has_image_extension(name):
+                found.append(prefix + name)
+        # Depth-first in natural order, so "first visit wins" is deterministic for links.
+        subfolders.sort(key=lambda item: natural_sort_key(item[1]), reverse=True)
+        stack.extend(subfolders)
+    found.sort(key=_path_sort_key)
+    return [root.joinpath(*relative.split("/")) for relative in found]
+
+
+def relative_name(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
+    """``path`` relative to ``root``, ``/``-separated (the CSV ``image`` column).
+
+    Raises ValueError when ``path`` is not under ``root``.
+    """
+    path, root = Path(path), Path(root)
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        try:
+            relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+        except ValueError:
+            raise ValueError(f"{path} is not inside {root}") from None
+    return relative.as_posix()
+
+
+def true_label(path: str | os.PathLike[str], root: str | os.PathLike[str],
+               classes: Collection[str]) -> str | None:
+    """ImageFolder rule: the image's parent folder name if it is one of ``classes``, else None.
+
+    An image directly in ``root`` has no label. Raises ValueError when ``path`` is not under
+    ``root``.
+    """
+    parts = relative_name(path, root).split("/")
+    if len(parts) < 2:
+        return None
+    parent = parts[-2]
+    return parent if parent in classes else None
+
+
+def default_masks_root(image_root: str | os.PathLike[str], kind: str = MASKS_SUBDIR) -> Path:
+    """``ROOT/.leakview/masks`` (or ``.../markers`` for leak-marker masks)."""
+    return Path(image_root) / LEAKVIEW_DIR / kind
+
+
+def mask_path(image_root: str | os.PathLike[str], image_path: str | os.PathLike[str],
+              masks_root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the mask of ``image_path`` (inside ``image_root``, absolute or relative to it) is
+    stored: ``MASKS_ROOT/<relative path>.png``, the masks root defaulting to
+    ``ROOT/.leakview/masks``. Raises ValueError for a path outside the root."""
+    root = Path(image_root)
+    relative = Path(image_path)
+    if relative.is_absolute():
+        try:
+            relative = relative.relative_to(root)
+        except ValueError:
+            raise ValueError(f"{image_path} is not inside the image root {root}") from None
+    if ".." in relative.parts:
+        raise ValueError(f"{image_path} escapes the image root {root}")
+    base = Path(masks_root) if masks_root is not None else default_masks_root(root)
+    return base / relative.parent / (relative.name + ".png")
