@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from leakview.attribution import METHODS, Attribution, explain
 from leakview.images import load_image, relative_name, true_label
-from leakview.masks import find_mask, mask_path
+from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
 from leakview.scan import ImageResult, ScanOptions, metrics_row
 from leakview.verdict import VerdictRule
