@@ -61,10 +61,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from leakview.atomic import atomic_open, atomic_write_text
-from leakview.attribution import Cancelled, explain_batch, resolve_options
-from leakview.images import ImageLoadError, discover_images, load_image, relative_name, true_label
-from leakview.masks import find_mask, mask_boundary
+from leakview.attribution import resolve_options
+from leakview.masks import mask_boundary
 from leakview.models import LoadedModel, resize_uint8
+from leakview.scan import ImageResult, ScanOptions, scan
 
 ATLAS_FORMAT = "leakview-atlas/1"
 HOT_COLOUR = (255, 255, 0)  # yellow: not one of the default marker colours
@@ -349,6 +349,23 @@ class AtlasBuilder:
         self.accumulators[int(predicted)].add(_normalised(map_model, self.frame), image, label,
                                               int(predicted), mask)
 
+    def add_result(self, result: ImageResult) -> None:
+        """One image as the scan saw it (:func:`leakview.scan.scan` with
+        ``keep_attributions=True``): its map of this builder's method, its true label and mask.
+        An unreadable image, or one without this method's map, is counted as an error; a mask
+        file that cannot be used is listed in ``errors`` and the image is added without it."""
+        if result.image is None or result.predicted is None:
+            self.add_error(f"{result.name}: {result.error or 'not analysed'}")
+            return
+        attribution = result.attributions.get(self.method)
+        if attribution is None:
+            self.add_error(f"{result.name}: no {self.method} map")
+            return
+        if result.mask_problem is not None:
+            self.errors.append(f"{result.name}: mask: {result.mask_problem.reason}")
+        label = self.classes.index(result.label) if result.label in self.classes else None
+        self.add(result.image, attribution.map_model, result.predicted, label, result.mask)
+
     def add_error(self, text: str) -> None:
         """An image that could not be used (counted in ``images``, listed in ``errors``)."""
         self.images += 1
@@ -389,42 +406,15 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
     """
     explicit = dict(method_options or {})
     resolve_options(method, explicit)  # a bad method or option fails before any image is read
-    if batch_size < 1:
-        raise ValueError("batch size must be at least 1")
-    root = Path(root)
+    options = ScanOptions(methods=(method,), method_options={method: explicit} if explicit else {},
+                          masks_root=Path(masks_root) if masks_root is not None else None,
+                          batch_size=batch_size)
     builder = AtlasBuilder(model, root, method, explicit, frame, hot_fraction, outside_share,
                            min_concentration, min_images, cell)
-    paths = list(paths) if paths is not None else discover_images(root)
-    stop = should_stop or (lambda: False)
     model.module.eval()
-    total = len(paths)
-    for start in range(0, total, batch_size):
-        if stop():
-            raise Cancelled("atlas cancelled")
-        images, labels, masks = [], [], []
-        for path in paths[start:start + batch_size]:
-            name = relative_name(path, root)
-            try:
-                image = load_image(path)
-            except ImageLoadError as error:
-                builder.add_error(f"{name}: {error.reason}")
-                continue
-            mask, problem = find_mask(root, name, masks_root, image.shape[:2])
-            if problem is not None:
-                builder.errors.append(f"{name}: mask: {problem.reason}")
-            label_name = true_label(path, root, model.classes)
-            images.append(image)
-            labels.append(model.classes.index(label_name) if label_name is not None else None)
-            masks.append(mask)
-        if images:
-            predicted = model.predict(images, batch_size=len(images)).argmax(axis=1)
-            attributions = explain_batch(model, images, method, [int(p) for p in predicted],
-                                         should_stop=should_stop, **explicit)
-            for image, label, mask, p, attribution in zip(images, labels, masks, predicted,
-                                                          attributions):
-                builder.add(image, attribution.map_model, int(p), label, mask)
-        if progress:
-            progress(min(start + batch_size, total), total)
+    for result in scan(model, root, paths, options, progress=progress, should_stop=should_stop,
+                       keep_attributions=True):
+        builder.add_result(result)
     return builder.finish()
 
 

@@ -25,6 +25,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "concentration", "leak_flag", "error",
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ESCAPED_PREFIXES = (*FORMULA_PREFIXES, "'")
+"""Cells starting with one of these get a leading ``'``: formulas, and the quote itself."""
 
 
 class CsvFormatError(PathError):
@@ -32,8 +34,14 @@ class CsvFormatError(PathError):
 
 
 def neutralise(text: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with ``'``."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    """Prefix a cell that a spreadsheet would run as a formula with ``'``. A cell that starts
+    with ``'`` itself is prefixed too, so :func:`unneutralise` gives back the exact text."""
+    return "'" + text if text.startswith(ESCAPED_PREFIXES) else text
+
+
+def unneutralise(cell: str) -> str:
+    """The text that :func:`neutralise` turned into ``cell``."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def format_cell(value: Any) -> str:

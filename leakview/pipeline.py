@@ -1,27 +1,64 @@
-"""A scan from folder to files: model choice, resume, shards, CSV, maps, figures and summary.
+"""A scan from folder to files: model choice, resume, shards, CSV, maps, figures, summary and
+class atlas.
 
-The CLI's ``leakview scan`` is this function plus argument parsing; the GUI's "Analyze folder"
-uses :func:`leakview.scan.scan` directly and exports through the same CSV writer.
+The CLI's ``leakview scan`` and ``leakview atlas`` are :func:`run_scan_to_files` plus argument
+parsing; the GUI's "Analyze folder" uses :func:`leakview.scan.scan` directly and exports
+through the same CSV writer. Every consumer (CSV, figures, atlas) is fed by the one scan, so
+no map is computed twice.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
+from leakview.atlas import Atlas, AtlasBuilder
 from leakview.atomic import atomic_write_text
-from leakview.csvio import CSV_COLUMNS, IncrementalCsv, format_cell, partial_path, read_csv
+from leakview.csvio import IncrementalCsv, partial_path
 from leakview.models import LoadedModel, load_model
 from leakview.progress import ProgressBar
-from leakview.report import SummaryTally, save_png, study_figure
+from leakview.report import SummaryTally, save_png, study_figure, summary_document
 from leakview.resources import demo_model_path
-from leakview.scan import SUPERPIXEL_SHARE_COLUMN, ImageResult, ScanOptions, scan, select_images
+from leakview.scan import ImageResult, ScanOptions, scan, select_images
+from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
 from leakview.verdict import VerdictRule
 
-SCAN_COLUMNS = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN)
+__all__ = ["SCAN_COLUMNS", "AtlasOutput", "ScanJob", "ScanOutcome", "resolve_model",
+           "run_scan_to_files"]
+
+
+@dataclass
+class AtlasOutput:
+    """The class atlas files a scan writes (see :mod:`leakview.atlas`): the figure, and
+    optionally the numbers as JSON and the arrays as NPZ. With one method the files are the
+    given paths; with several, each gets the method's name before its suffix
+    (``atlas.png`` -> ``atlas.saliency.png``). ``rule`` holds :class:`AtlasBuilder`'s hot-spot
+    parameters (``hot_fraction``, ``outside_share``, ``min_concentration``, ``min_images``,
+    ``cell``); missing ones take their defaults."""
+
+    figure: Path | None = None
+    json: Path | None = None
+    npz: Path | None = None
+    columns: int = 4
+    rule: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, path: Path | None, method: str, methods: Sequence[str]) -> Path | None:
+        if path is None or len(methods) == 1:
+            return path
+        return path.with_name(f"{path.stem}.{method}{path.suffix}")
+
+    def write(self, atlas: Atlas, methods: Sequence[str]) -> None:
+        figure = self.path(self.figure, atlas.method, methods)
+        if figure is not None:
+            save_png(figure, atlas.figure(columns=self.columns))
+        json_path = self.path(self.json, atlas.method, methods)
+        if json_path is not None:
+            atlas.save_json(json_path)
+        npz = self.path(self.npz, atlas.method, methods)
+        if npz is not None:
+            atlas.save_npz(npz)
 
 
 @dataclass
@@ -29,7 +66,7 @@ class ScanJob:
     """Everything ``leakview scan`` was asked to do."""
 
     folder: Path
-    csv: Path
+    csv: Path | None  #: None: no CSV (``leakview atlas`` writes only the atlas)
     model: str | os.PathLike[str] | LoadedModel | None = None
     methods: Sequence[str] = ("saliency",)
     masks: Path | None = None
@@ -44,6 +81,7 @@ class ScanJob:
     seed: int | None = None
     min_topk_share: float | None = None
     max_flag_rate: float | None = None
+    atlas: AtlasOutput | None = None
 
     def rule(self) -> VerdictRule:
         defaults = VerdictRule()
@@ -77,6 +115,7 @@ class ScanOutcome:
     skipped: int
     verdict: dict[str, Any]
     summary: dict[str, Any] = field(default_factory=dict)
+    atlases: dict[str, Atlas] = field(default_factory=dict)  #: per method, with ``job.atlas``
 
 
 def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
@@ -87,11 +126,32 @@ def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
     return load_model(model if model is not None else demo_model_path("clean"), device=device)
 
 
-def _resumable_rows(job: ScanJob) -> list[dict[str, str]]:
+def _resumable_rows(job: ScanJob) -> list[ScanRow]:
+    assert job.csv is not None
     for candidate in (partial_path(job.csv), job.csv):
         if candidate.is_file():
-            return read_csv(candidate)
+            return read_scan_rows(candidate)
     return []
+
+
+def _resume(job: ScanJob, methods: Sequence[str]) -> tuple[list[ScanRow], set[str]]:
+    """The rows an earlier run of ``job`` completed (every requested method of an image), and
+    those images' names."""
+    wanted = set(methods)
+    previous = _resumable_rows(job)
+    by_image: dict[str, set[str]] = {}
+    for row in previous:
+        by_image.setdefault(row.image, set()).add(row.method)
+    done = {image for image, done_methods in by_image.items() if wanted <= done_methods}
+    return [row for row in previous if row.image in done and row.method in wanted], done
+
+
+def _check(job: ScanJob) -> None:
+    if job.csv is None and (job.resume or job.atlas is None):
+        raise ValueError("a scan without a CSV must write an atlas, and cannot resume")
+    if job.atlas is not None and job.resume:
+        raise ValueError("--atlas needs the map of every image: it cannot be combined with "
+                         "--resume (rows taken over from an earlier run have no maps)")
 
 
 def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
@@ -101,33 +161,29 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
 
     The CSV grows in ``CSV.partial`` (flushed every batch) and is renamed into place at the end,
     so an interrupted scan leaves the previous CSV untouched and ``resume=True`` continues it.
+    Raises ValueError for a job that contradicts itself or bad atlas parameters (before any
+    image is read).
     """
+    _check(job)
     options = ScanOptions(methods=tuple(job.methods), method_options=job.method_options(),
                           masks_root=job.masks, batch_size=job.batch_size, rule=job.rule(),
                           maps_dir=job.maps)
     model = resolve_model(job.model, job.device)
+    builders = ({method: AtlasBuilder(model, job.folder, method,
+                                      options.method_options.get(method), **job.atlas.rule)
+                 for method in options.methods} if job.atlas is not None else {})
     problems: list[str] = []
     paths = select_images(job.folder, job.shard,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))
     for problem in problems:
         print(f"skipped folder {problem}", file=stream or open(os.devnull, "w"))
 
-    kept: list[dict[str, str]] = []
-    done_images: set[str] = set()
-    if job.resume:
-        previous = _resumable_rows(job)
-        wanted = set(options.methods)
-        by_image: dict[str, set[str]] = {}
-        for row in previous:
-            by_image.setdefault(row["image"], set()).add(row["method"])
-        done_images = {image for image, methods in by_image.items() if wanted <= methods}
-        kept = [row for row in previous if row["image"] in done_images
-                and row["method"] in wanted]
-    todo = [path for path in paths
-            if format_cell(path.relative_to(job.folder).as_posix()) not in done_images]
+    kept, done_images = _resume(job, options.methods) if job.resume else ([], set())
+    todo = [path for path in paths if path.relative_to(job.folder).as_posix() not in done_images]
 
-    writer = IncrementalCsv(job.csv, SCAN_COLUMNS, kept)
-    bar = ProgressBar(len(todo), "scan", unit="img", stream=stream) if stream else None
+    writer = IncrementalCsv(job.csv, SCAN_COLUMNS, kept) if job.csv is not None else None
+    bar = (ProgressBar(len(todo), "scan" if writer is not None else "atlas", unit="img",
+                       stream=stream) if stream else None)
     # The summary is tallied as rows come (counts and sums), not kept: memory stays flat.
     tally = SummaryTally()
     tally.add_all(kept)
@@ -136,34 +192,41 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     try:
         for result in scan(model, job.folder, todo, options,
                            progress=(lambda done, total: bar.update(done)) if bar else None,
-                           should_stop=should_stop, keep_attributions=job.figures is not None):
-            writer.write(result.rows)
+                           should_stop=should_stop,
+                           keep_attributions=job.figures is not None or bool(builders)):
+            if writer is not None:
+                writer.write(result.rows)
             tally.add_all(result.rows)
             rows_written += len(result.rows)
             errors += result.error is not None
             if job.figures is not None and result.error is None:
                 _save_figure(job, model, result)
+            for builder in builders.values():
+                builder.add_result(result)
             if on_result:
                 on_result(result)
     finally:
-        writer.close()
-    writer.finish()
+        if writer is not None:
+            writer.close()
+    if writer is not None:
+        writer.finish()
     if bar:
         bar.close()
     summary = tally.result(options.rule)
     if job.summary is not None:
-        atomic_write_text(job.summary, json.dumps(
-            {**summary, "model": str(model.source), "folder": str(job.folder),
-             "scanned_methods": list(options.methods), "shard": job.shard}, indent=2, default=str)
-            + "\n")
+        atomic_write_text(job.summary, summary_document(
+            summary, str(model.source), str(job.folder), options.methods, job.shard))
+    atlases = {method: builder.finish() for method, builder in builders.items()}
+    for atlas in atlases.values():
+        assert job.atlas is not None
+        job.atlas.write(atlas, options.methods)
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
-                       skipped=len(done_images), verdict=summary, summary=summary)
+                       skipped=len(done_images), verdict=summary, summary=summary,
+                       atlases=atlases)
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:
-    image = result.image
-    predicted = model.classes[result.predicted] if result.predicted is not None else "?"
-    title = (f"{result.name}  label: {result.label or '-'}  predicted: {predicted} "
-             f"({float(result.probabilities[result.predicted]):.0%})")
+    assert job.figures is not None and result.image is not None
     save_png(job.figures / f"{result.name}.png",
-             study_figure(image, result.attributions, result.mask, title))
+             study_figure(result.image, result.attributions, result.mask,
+                          result.title(model.classes)))

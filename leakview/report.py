@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -70,6 +71,26 @@ def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule
     tally = SummaryTally()
     tally.add_all(rows)
     return tally.result(rule)
+
+
+def summary_document(summary: Mapping[str, Any], model: str, folder: str,
+                     methods: Sequence[str], shard: tuple[int, int] | None = None) -> str:
+    """The summary JSON of ``leakview scan --summary`` (and the app's "Export summary"): the
+    folder summary plus where it came from."""
+    document = {**summary, "model": model, "folder": folder, "scanned_methods": list(methods),
+                "shard": shard}
+    return json.dumps(document, indent=2, default=str) + "\n"
+
+
+def figure_title(name: str, label: str | None, classes: Sequence[str],
+                 probabilities: np.ndarray | None) -> str:
+    """A figure's title: the image name, and with a prediction its true label (``-`` when
+    unknown) and the predicted class with its probability."""
+    if probabilities is None:
+        return name
+    best = int(np.argmax(probabilities))
+    return (f"{name}  label: {label or '-'}  predicted: {classes[best]} "
+            f"({float(probabilities[best]):.0%})")
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:

@@ -8,7 +8,6 @@ Cancellation (``should_stop``) is honoured between images and inside long method
 
 from __future__ import annotations
 
-import math
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -27,12 +26,15 @@ from leakview.images import (
     relative_name,
     true_label,
 )
-from leakview.masks import find_mask
-from leakview.metrics import METRIC_NAMES, overlap_metrics, superpixel_topk_share
+from leakview.masks import MaskError, find_mask
+from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
+from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
+from leakview.report import figure_title
 from leakview.verdict import VerdictRule, leak_flag
 
-SUPERPIXEL_SHARE_COLUMN = "lime_top5_superpixel_share"
+__all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "ScanOptions", "ScanRow",
+           "save_map", "scan", "score_attribution", "select_images", "shard_of"]
 
 
 @dataclass
@@ -72,8 +74,13 @@ class ImageResult:
     image: np.ndarray | None = None
     mask: np.ndarray | None = None
     attributions: dict[str, Attribution] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[ScanRow] = field(default_factory=list)
     error: str | None = None
+    mask_problem: MaskError | None = None  #: a mask file that exists but cannot be used
+
+    def title(self, classes: Sequence[str]) -> str:
+        """The figure title: name, true label, predicted class and its probability."""
+        return figure_title(self.name, self.label, classes, self.probabilities)
 
 
 def shard_of(name: str, shards: int) -> int:
@@ -91,35 +98,38 @@ def select_images(root: str | os.PathLike[str], shard: tuple[int, int] | None = 
     return [path for path in paths if shard_of(relative_name(path, root), count) == index - 1]
 
 
-def _empty_metrics() -> dict[str, float]:
-    return {name: math.nan for name in METRIC_NAMES}
-
-
-def metrics_row(result: ImageResult, attribution: Attribution | None, method: str,
-                classes: Sequence[str], options: ScanOptions, mask_error: str | None = None
-                ) -> dict[str, Any]:
-    """One CSV row (DESIGN.md column order) for an image and a method."""
-    row: dict[str, Any] = {
-        "image": result.name,
-        "label": result.label or "",
-        "predicted": classes[result.predicted] if result.predicted is not None else "",
-        "confidence": (float(result.probabilities[result.predicted])
-                       if result.predicted is not None else None),
-        "method": method,
-        "target": classes[attribution.target] if attribution is not None else "",
-    }
-    metrics = _empty_metrics()
-    share = math.nan
-    if attribution is not None and result.mask is not None:
-        metrics = overlap_metrics(attribution.map, result.mask, options.topk_fraction)
+def score_attribution(name: str, label: str | None, classes: Sequence[str],
+                      probabilities: np.ndarray | None, method: str,
+                      attribution: Attribution | None, mask: np.ndarray | None,
+                      topk_fraction: float = 0.05, rule: VerdictRule = VerdictRule(),
+                      error: str = "") -> ScanRow:
+    """The row of one image and method: prediction, overlap metrics against ``mask`` (NaN
+    without one), the leak flag under ``rule``, and ``error`` (an unreadable image has no
+    ``probabilities`` and no ``attribution``)."""
+    predicted = int(np.argmax(probabilities)) if probabilities is not None else None
+    row = ScanRow(
+        image=name, label=label or "",
+        predicted=classes[predicted] if predicted is not None else "",
+        confidence=(float(probabilities[predicted]) if probabilities is not None
+                    and predicted is not None else None),
+        method=method,
+        target=classes[attribution.target] if attribution is not None else "",
+        error=error)
+    if attribution is None:
+        return row
+    if mask is not None:
+        row = row.with_metrics(overlap_metrics(attribution.map, mask, topk_fraction))
         if "segments" in attribution.extras:
-            share = _superpixel_share(attribution, result.mask)
-    row.update(metrics)
-    row["leak_flag"] = (leak_flag(metrics, options.rule, options.topk_fraction)
-                        if attribution is not None else None)
-    row["error"] = result.error or mask_error or ""
-    row[SUPERPIXEL_SHARE_COLUMN] = share
-    return row
+            row.lime_top5_superpixel_share = _superpixel_share(attribution, mask)
+    return row.with_flag(leak_flag(row, rule, topk_fraction))
+
+
+def _result_row(result: ImageResult, method: str, classes: Sequence[str],
+                options: ScanOptions) -> ScanRow:
+    problem = f"mask: {result.mask_problem}" if result.mask_problem is not None else ""
+    return score_attribution(result.name, result.label, classes, result.probabilities, method,
+                             result.attributions.get(method), result.mask,
+                             options.topk_fraction, options.rule, result.error or problem)
 
 
 def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
@@ -130,13 +140,6 @@ def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
     rows = (np.arange(height) * segments.shape[0] // height).clip(0, segments.shape[0] - 1)
     cols = (np.arange(width) * segments.shape[1] // width).clip(0, segments.shape[1] - 1)
     return superpixel_topk_share(segments[rows][:, cols], attribution.extras["weights"], mask)
-
-
-def _load_mask(root: Path, result: ImageResult, shape: tuple[int, int],
-               options: ScanOptions) -> str | None:
-    """Attach the image's mask if it has one; returns an error text for a bad mask file."""
-    result.mask, error = find_mask(root, result.path, options.masks_root, shape)
-    return f"mask: {error}" if error is not None else None
 
 
 def save_map(maps_dir: Path, name: str, method: str, attribution: Attribution) -> Path:
@@ -184,7 +187,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
             _analyse_batch(model, root, readable, images, options, stop)
         for result in batch:
             if result.error is not None:
-                result.rows = [metrics_row(result, None, method, model.classes, options)
+                result.rows = [_result_row(result, method, model.classes, options)
                                for method in options.methods]
             if not keep_attributions:
                 result.attributions = {}
@@ -208,8 +211,9 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
     for result, row in zip(results, probabilities):
         result.probabilities = row
         result.predicted = int(np.argmax(row))
-    mask_errors = [_load_mask(root, result, image.shape[:2], options)
-                   for result, image in zip(results, images)]
+    for result, image in zip(results, images):
+        result.mask, result.mask_problem = find_mask(root, result.path, options.masks_root,
+                                                     image.shape[:2])
     targets = [options.target if options.target is not None else result.predicted
                for result in results]
     for method in options.methods:
@@ -219,6 +223,6 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
             result.attributions[method] = attribution
             if options.maps_dir is not None:
                 save_map(options.maps_dir, result.name, method, attribution)
-    for result, mask_error in zip(results, mask_errors):
-        result.rows = [metrics_row(result, result.attributions[method], method, model.classes,
-                                   options, mask_error) for method in options.methods]
+    for result in results:
+        result.rows = [_result_row(result, method, model.classes, options)
+                       for method in options.methods]

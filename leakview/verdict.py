@@ -21,13 +21,16 @@ Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and th
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
 from leakview.csvio import parse_number
+from leakview.scanrow import ScanRow
 
 LEAK = "leak"
 OK = "ok"
 UNDETERMINED = "undetermined"
+
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,18 @@ def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
     return int(share < rule.min_topk_share * achievable)
 
 
-def rejudge(rows: Iterable[Mapping[str, Any]], rule: VerdictRule,
-            topk_fraction: float = 0.05) -> list[dict[str, Any]]:
-    """Copies of scan rows with ``leak_flag`` set again under ``rule`` (no model run: the flag
-    depends only on the row's metrics). Rows with an error keep their empty flag."""
-    judged = []
+def rejudge(rows: Iterable[RowT], rule: VerdictRule, topk_fraction: float = 0.05
+            ) -> list[RowT]:
+    """Copies of scan rows (:class:`~leakview.scanrow.ScanRow` or dicts) with ``leak_flag`` set
+    again under ``rule`` (no model run: the flag depends only on the row's metrics). Rows with
+    an error keep their empty flag."""
+    judged: list[Any] = []
     for row in rows:
-        row = dict(row)
-        if not row.get("error"):
-            row["leak_flag"] = leak_flag(row, rule, topk_fraction)
-        judged.append(row)
+        flag = row.get("leak_flag") if row.get("error") else leak_flag(row, rule, topk_fraction)
+        if isinstance(row, ScanRow):
+            judged.append(row.with_flag(flag))
+        else:
+            judged.append({**row, "leak_flag": flag})
     return judged
 
 

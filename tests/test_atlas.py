@@ -13,40 +13,23 @@ from PIL import Image
 
 from leakview.atlas import _Accumulator, _finish, _normalised, compute_atlas
 from leakview.commands import atlas_cmd
-from leakview.masks import mask_path, write_mask
 from leakview.models import load_model
-from leakview.train import load_image_folder, train
 
-SIZE = 32
-CORNER = 8  # the leak: a class-coloured square in the top-left corner
+import leaky_folder
+from leaky_folder import CORNER, SIZE, train_tiny
+
 CLASS_COLOURS = {"blue": (30, 30, 230), "red": (230, 30, 30)}
 
 
 def write_leaky_folder(root: Path, per_class: int = 10) -> Path:
-    """Grey noise whose only class cue is the corner square; masks mark the centre."""
-    rng = np.random.default_rng(1)
-    for name, colour in CLASS_COLOURS.items():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for index in range(per_class):
-            pixels = rng.integers(90, 160, size=(SIZE, SIZE, 3), dtype=np.uint8)
-            pixels[:CORNER, :CORNER] = colour
-            path = root / name / f"{name}{index}.png"
-            Image.fromarray(pixels).save(path)
-            mask = np.zeros((SIZE, SIZE), dtype=bool)
-            mask[10:26, 10:26] = True
-            write_mask(mask_path(root, path), mask)
-    return root
+    return leaky_folder.write_leaky_folder(root, CLASS_COLOURS, per_class)
 
 
 @pytest.fixture(scope="module")
 def leaky_setup(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("atlas")
     data = write_leaky_folder(base / "data")
-    folder = load_image_folder(data, (SIZE, SIZE))
-    train(folder, "mobilenet_v3_small", (SIZE, SIZE), epochs=8, seed=0, device="cpu",
-          val_split=0.0, batch_size=10, learning_rate=3e-3, out=base / "leaky.pt",
-          augmentation={"flip": False, "max_shift": 0.0})
-    return data, base / "leaky.pt"
+    return data, train_tiny(data, base / "leaky.pt")
 
 
 def test_atlas_of_a_leaky_model_puts_the_hot_spot_on_the_marker(leaky_setup) -> None:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from leakview.csvio import CSV_COLUMNS, FORMULA_PREFIXES, IncrementalCsv, read_csv, render_csv
+from leakview.csvio import (CSV_COLUMNS, ESCAPED_PREFIXES, FORMULA_PREFIXES, IncrementalCsv,
+                            read_csv, render_csv, unneutralise)
 from leakview.images import ImageLoadError, image_size, load_image
 from leakview.masks import MaskError, import_masks, read_mask
 from leakview.metrics import METRIC_NAMES, overlap_metrics
@@ -249,8 +250,10 @@ def test_fuzz_render_csv(rows) -> None:
             if isinstance(value, float) and math.isnan(value) or value is None:
                 assert cell == ""
             elif isinstance(value, str):
-                # only ever prefixed, never changed; text never passes for a number
-                assert cell == (("'" + value) if value.startswith(FORMULA_PREFIXES) else value)
+                # only ever prefixed, never changed; text never passes for a number; and the
+                # prefix is undone exactly (a leading quote is escaped too)
+                assert cell == (("'" + value) if value.startswith(ESCAPED_PREFIXES) else value)
+                assert unneutralise(cell) == value
 
 
 @FUZZ

@@ -12,44 +12,22 @@ from PIL import Image
 
 from leakview.cli import main
 from leakview.csvio import CSV_COLUMNS, IncrementalCsv, partial_path, read_csv
-from leakview.masks import mask_path, write_mask
 from leakview.pipeline import SCAN_COLUMNS
-from leakview.train import load_image_folder, train
 
-SIZE = 32
-CORNER = 8  # the leak: a class-coloured square in the top-left corner
+from leaky_folder import SIZE, train_tiny, write_leaky_folder
+
 CLASS_COLOURS = {"red": (230, 30, 30), "blue": (30, 30, 230)}
 
 
 def _write_leaky_folder(root: Path, per_class: int, mask_corner: bool) -> Path:
-    """Grey noise images whose only class cue is the corner square. The mask marks the centre
-    (the region that *should* matter) or, with ``mask_corner``, the corner itself."""
-    rng = np.random.default_rng(1)
-    for name, colour in CLASS_COLOURS.items():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for index in range(per_class):
-            pixels = rng.integers(90, 160, size=(SIZE, SIZE, 3), dtype=np.uint8)
-            pixels[:CORNER, :CORNER] = colour
-            path = root / name / f"{name}{index}.png"
-            Image.fromarray(pixels).save(path)
-            mask = np.zeros((SIZE, SIZE), dtype=bool)
-            if mask_corner:
-                mask[:CORNER, :CORNER] = True
-            else:
-                mask[10:26, 10:26] = True
-            write_mask(mask_path(root, path), mask)
-    return root
+    return write_leaky_folder(root, CLASS_COLOURS, per_class, mask_corner)
 
 
 @pytest.fixture(scope="module")
 def leaky_setup(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("scan")
     data = _write_leaky_folder(base / "data", per_class=10, mask_corner=False)
-    folder = load_image_folder(data, (SIZE, SIZE))
-    train(folder, "mobilenet_v3_small", (SIZE, SIZE), epochs=8, seed=0, device="cpu",
-          val_split=0.0, batch_size=10, learning_rate=3e-3, out=base / "leaky.pt",
-          augmentation={"flip": False, "max_shift": 0.0})
-    return data, base / "leaky.pt"
+    return data, train_tiny(data, base / "leaky.pt")
 
 
 def _scan(args: list[str]) -> int:

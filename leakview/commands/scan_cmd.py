@@ -23,25 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "masks and write one CSV row per (image, method). Exit status 0 = done, 1 = failure, "
             "2 = bad arguments, 3 = --fail-on-leak and the folder verdict is leak."))
     parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
-    parser.add_argument("--model", help="model bundle (default: the bundled demo-clean model)")
     parser.add_argument("--methods", default="saliency",
                         help=f"comma-separated, from: {', '.join(method_names())} "
                              "(default: %(default)s)")
-    parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
     parser.add_argument("--csv", required=True, help="CSV to write")
     parser.add_argument("--maps", help="save each map as DIR/<image>.<method>.npy (float32)")
     parser.add_argument("--figures", help="save an original|saliency|LIME triptych per image")
     parser.add_argument("--summary", help="write the per-class / per-method summary as JSON")
+    parser.add_argument("--atlas", help="also write the class atlas figure (PNG) from the same "
+                                        "maps (with several methods: one file per method, "
+                                        "ATLAS.<method>.png)")
+    parser.add_argument("--atlas-json", help="the atlas's per-class numbers as JSON")
     parser.add_argument("--fail-on-leak", action="store_true",
                         help="exit with status 3 when the folder verdict is leak")
     parser.add_argument("--resume", action="store_true",
                         help="keep rows already written by an interrupted run and skip them")
     parser.add_argument("--shard", help="K/N: process the K-th of N deterministic parts")
-    parser.add_argument("--device", type=argtypes.device,
-                        help="cpu, cuda, cuda:1 ... (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
-    parser.add_argument("--lime-samples", type=int, help="LIME samples (default: registry's)")
-    parser.add_argument("--seed", type=int, help="seed for the sampling methods")
+    argtypes.add_model_arguments(parser)
     parser.add_argument("--min-topk-share", type=argtypes.share,
                         help="leak flag when less than this share of the top 5%% pixels lies "
                              "in the mask (scaled down for masks under 5%% of the image; "
@@ -72,14 +70,17 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.pipeline import ScanJob, run_scan_to_files
+    from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
 
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     folder = Path(args.folder)
     if not folder.is_dir():
         raise CommandError(f"{folder}: no such folder", 2)
-    if args.batch_size < 1:
-        raise CommandError("--batch-size must be at least 1", 2)
+    if args.atlas_json and not args.atlas:
+        raise CommandError("--atlas-json needs --atlas", 2)
+    atlas = (AtlasOutput(figure=Path(args.atlas),
+                         json=Path(args.atlas_json) if args.atlas_json else None)
+             if args.atlas else None)
     job = ScanJob(folder=folder, csv=Path(args.csv), model=args.model, methods=methods,
                   masks=Path(args.masks) if args.masks else None,
                   maps=Path(args.maps) if args.maps else None,
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                   summary=Path(args.summary) if args.summary else None,
                   resume=args.resume, shard=parse_shard(args.shard), device=args.device,
                   batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
-                  min_topk_share=args.min_topk_share, max_flag_rate=args.max_flag_rate)
+                  min_topk_share=args.min_topk_share, max_flag_rate=args.max_flag_rate,
+                  atlas=atlas)
     from leakview.csvio import CsvFormatError
     from leakview.models import ModelLoadError
 
@@ -105,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {method}: flagged {stats['flagged']} of "
               f"{stats['images'] - stats['errors'] - stats['undefined']} judged ({rate}), "
               f"{stats['undefined']} undefined (no mask or an all-zero map) -> {stats['verdict']}")
+    if atlas is not None:
+        from leakview.commands.atlas_cmd import print_atlas
+
+        for method, result in outcome.atlases.items():
+            print(f"atlas ({method}) of {result.images} images -> "
+                  f"{atlas.path(atlas.figure, method, methods)}")
+            print_atlas(result)
     if args.fail_on_leak and outcome.verdict["verdict"] == "leak":
         return EXIT_LEAK
     return 0

@@ -1,11 +1,10 @@
 """Exports, through the core writers: the scan CSV (``csvio.write_csv`` with
-``pipeline.SCAN_COLUMNS``, as ``leakview scan`` writes it), the current figure
+``scanrow.SCAN_COLUMNS``, as ``leakview scan`` writes it), the current figure
 (``report.study_figure`` + ``report.save_png``) and the summary JSON (the same document as
 ``leakview scan --summary``)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -14,8 +13,8 @@ import numpy as np
 
 from leakview.atomic import atomic_write_text
 from leakview.csvio import write_csv
-from leakview.pipeline import SCAN_COLUMNS
-from leakview.report import save_png, study_figure
+from leakview.report import save_png, study_figure, summary_document
+from leakview.scanrow import SCAN_COLUMNS
 
 
 def export_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -24,9 +23,7 @@ def export_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) 
 
 def export_summary(path: str | os.PathLike[str], summary: Mapping[str, Any], model: str,
                    folder: str, methods: Sequence[str]) -> Path:
-    document = {**summary, "model": model, "folder": folder, "scanned_methods": list(methods),
-                "shard": None}
-    return atomic_write_text(path, json.dumps(document, indent=2, default=str) + "\n")
+    return atomic_write_text(path, summary_document(summary, model, folder, methods))
 
 
 def figure(image: np.ndarray, attributions: Mapping[str, Any], mask: np.ndarray | None,

@@ -3,7 +3,7 @@
 :class:`Session` is Qt-aware glue, not a computation: it asks the core to load images
 (``images.load_image``), masks (``masks.read_mask``), models (``models.load_model``),
 predictions (``LoadedModel.predict``), attributions (``attribution.explain``) and per-image
-CSV rows (``scan.metrics_row`` = overlap metrics + leak flag), each as a :class:`Job`.
+CSV rows (``scan.score_attribution`` = overlap metrics + leak flag), each as a :class:`Job`.
 
 Generation ids: every change of image, model or target bumps :attr:`generation`; a job
 created under an older generation is stale, so it stops at its next ``should_stop`` check and
@@ -25,7 +25,7 @@ from leakview.attribution import METHODS, Attribution, explain
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
-from leakview.scan import ImageResult, ScanOptions, metrics_row
+from leakview.scan import ScanOptions, ScanRow, score_attribution
 from leakview.verdict import VerdictRule
 from leakview.gui.mask_doc import MaskDocument, MaskStore
 from leakview.gui.workers import Job, JobRunner
@@ -73,7 +73,7 @@ class Session(QObject):
     #                                                   image path, generation
     layerFailed = Signal(str, str)           # method, reason
     layerCancelled = Signal(str)             # method
-    overlapReady = Signal(str, list)         # image path, rows (scan.metrics_row dicts)
+    overlapReady = Signal(str, list)         # image path, rows (scan.ScanRow)
     message = Signal(str)
 
     def __init__(self, runner: JobRunner, store: MaskStore, parent: QObject | None = None
@@ -406,15 +406,11 @@ class Session(QObject):
         probabilities = self.probabilities
         mask = self.document.mask if self.document is not None else None
         attributions = dict(self.attributions)
-        label = self.label()
-        options = ScanOptions(methods=tuple(attributions) or ("saliency",),
-                              topk_fraction=self.topk_fraction, rule=self.rule)
+        label, topk_fraction, rule = self.label(), self.topk_fraction, self.rule
 
-        def work(ctx) -> list[dict[str, Any]]:
-            result = ImageResult(path=shown.path, name=shown.name, label=label,
-                                 probabilities=probabilities,
-                                 predicted=int(np.argmax(probabilities)), mask=mask)
-            return [metrics_row(result, attribution, method, model.classes, options)
+        def work(ctx) -> list[ScanRow]:
+            return [score_attribution(shown.name, label, model.classes, probabilities, method,
+                                      attribution, mask, topk_fraction, rule)
                     for method, attribution in attributions.items()]
 
         self.runner.run(work, "Overlap metrics", lane="io",
