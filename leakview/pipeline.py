@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from leakview.atlas import Atlas, AtlasBuilder
 from leakview.atomic import atomic_write_text
+from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, partial_path
 from leakview.models import LoadedModel, load_model
 from leakview.progress import ProgressBar
@@ -92,19 +93,7 @@ class ScanJob:
                            else defaults.max_flag_rate))
 
     def method_options(self) -> dict[str, dict[str, Any]]:
-        from leakview.attribution import METHODS
-
-        options: dict[str, dict[str, Any]] = {}
-        for method in self.methods:
-            names = {spec.name for spec in METHODS[method].options} if method in METHODS else set()
-            chosen = {}
-            if self.seed is not None and "seed" in names:
-                chosen["seed"] = self.seed
-            if method == "lime" and self.lime_samples is not None:
-                chosen["samples"] = self.lime_samples
-            if chosen:
-                options[method] = chosen
-        return options
+        return sampling_options(self.methods, self.seed, self.lime_samples)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from leakview.attribution.core import Attribution, Cancelled, OptionSpec
 from leakview.attribution.gradcam import find_gradcam_layer
 from leakview.attribution.lime_superpixels import build_perturbations, segment
 from leakview.attribution.registry import (METHODS, MethodInfo, explain, explain_batch,
-                                           method_names, resolve_options)
+                                           method_names, resolve_options, sampling_options)
 from leakview.attribution.saliency import saliency_batch
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "method_names",
     "resolve_options",
     "saliency_batch",
+    "sampling_options",
     "segment",
 ]

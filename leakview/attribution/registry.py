@@ -147,6 +147,24 @@ def method_names() -> list[str]:
     return list(METHODS)
 
 
+def sampling_options(methods: Sequence[str], seed: int | None = None,
+                     lime_samples: int | None = None) -> dict[str, dict[str, Any]]:
+    """Per-method options from the command lines' shared switches: ``seed`` for every method
+    that takes one, ``lime_samples`` for LIME. Methods given neither are left out (they run
+    with their defaults)."""
+    options: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        names = {spec.name for spec in METHODS[method].options} if method in METHODS else set()
+        chosen: dict[str, Any] = {}
+        if seed is not None and "seed" in names:
+            chosen["seed"] = seed
+        if method == "lime" and lime_samples is not None:
+            chosen["samples"] = lime_samples
+        if chosen:
+            options[method] = chosen
+    return options
+
+
 def resolve_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """The effective options of ``method``: defaults plus ``options``, validated and coerced.
     Raises ValueError for an unknown method or option or a bad value."""
