@@ -75,7 +75,8 @@ def rle_string_encode(counts: Sequence[int]) -> str:
     return "".join(chars)
 
 
-def _rle_to_mask(segmentation: dict, shape: tuple[int, int], path: Path, what: str) -> np.ndarray:
+def _rle_to_mask(segmentation: dict[str, Any], shape: tuple[int, int], path: Path,
+                 what: str) -> np.ndarray:
     size = segmentation.get("size")
     if not (isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
@@ -104,7 +105,7 @@ def _rle_to_mask(segmentation: dict, shape: tuple[int, int], path: Path, what: s
     return flat.reshape(width, height).T                    # column-major
 
 
-def _coco_polygons(segmentation: list, shape: tuple[int, int], path: Path,
+def _coco_polygons(segmentation: list[Any], shape: tuple[int, int], path: Path,
                    what: str) -> np.ndarray:
     out = np.zeros(shape, dtype=bool)
     for index, polygon in enumerate(segmentation):
@@ -145,7 +146,7 @@ def parse_coco_images(data: Any, path: Path, category_names: Collection[str] | N
             raise MaskError(path, f"missing key '{key}'")
         if not isinstance(data[key], list):
             raise MaskError(path, f"'{key}' must be an array, got {json_type_name(data[key])}")
-    wanted: set | None = None
+    wanted: set[Any] | None = None
     names = label_set(category_names)
     if names is not None:
         categories = data.get("categories")

@@ -117,7 +117,7 @@ def _image_hw(path: Path) -> tuple[int, int]:
     return height, width
 
 
-def _labelme_target(data: dict, json_file: Path, src_dir: Path, roots: _Roots) -> str:
+def _labelme_target(data: dict[str, Any], json_file: Path, src_dir: Path, roots: _Roots) -> str:
     """Relative path (inside the image root) of the image a LabelMe file annotates."""
     refused = ""
     image_path = data.get("imagePath")

@@ -84,7 +84,8 @@ def json_dimension(value: Any, path: Path, what: str) -> int:
         value = int(value)
     if value <= 0:
         raise MaskError(path, f"{what} must be a positive integer, got {value}")
-    return value
+    dimension: int = value
+    return dimension
 
 
 def checked_mask_shape(height: int, width: int, path: Path) -> tuple[int, int]:

@@ -47,7 +47,7 @@ class LabelmeResult:
     ignored: dict[str, int] = field(default_factory=dict)
 
 
-def labelme_recorded_shape(data: dict, path: Path) -> tuple[int, int] | None:
+def labelme_recorded_shape(data: Mapping[str, Any], path: Path) -> tuple[int, int] | None:
     """``(imageHeight, imageWidth)`` recorded in the file, or None when absent."""
     height, width = data.get("imageHeight"), data.get("imageWidth")
     if height is None and width is None:
@@ -57,7 +57,7 @@ def labelme_recorded_shape(data: dict, path: Path) -> tuple[int, int] | None:
     return (json_dimension(height, path, "imageHeight"), json_dimension(width, path, "imageWidth"))
 
 
-def _paste_mask_shape(out: np.ndarray, shape: dict, corners: np.ndarray, path: Path,
+def _paste_mask_shape(out: np.ndarray, shape: dict[str, Any], corners: np.ndarray, path: Path,
                       what: str) -> None:
     x1, y1 = int(corners[0, 0]), int(corners[0, 1])      # truncation, as LabelMe does
     x2, y2 = int(corners[1, 0]), int(corners[1, 1])

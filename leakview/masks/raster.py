@@ -34,7 +34,8 @@ def mask_boundary(region: np.ndarray, border_is_edge: bool = True) -> np.ndarray
     padded = (np.pad(region, 1, mode="constant", constant_values=False) if border_is_edge
               else np.pad(region, 1, mode="edge"))
     interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
-    return region & ~interior
+    boundary: np.ndarray = region & ~interior
+    return boundary
 
 
 MAX_MASK_PIXELS = 1 << 28
@@ -238,7 +239,8 @@ def rasterize_ellipse(cx: float, cy: float, rx: float, ry: float,
 
 
 def _clip_segments(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                   box: tuple[float, float, float, float]):
+                   box: tuple[float, float, float, float]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Liang-Barsky clip of segments to ``box`` = (xmin, ymin, xmax, ymax); overflow-safe.
 
     A clipped end gets the box coordinate it was clipped at exactly (so a huge horizontal

@@ -56,7 +56,8 @@ def read_mask(path: str | os.PathLike[str], shape: tuple[int, int] | None = None
     if shape is not None and tuple(array.shape) != tuple(shape):
         raise MaskError(path, f"mask is {array.shape[1]}x{array.shape[0]} but the image is "
                               f"{shape[1]}x{shape[0]} (width x height)")
-    return array != 0
+    inside: np.ndarray = array != 0
+    return inside
 
 
 def find_mask(root: str | os.PathLike[str], image: str | os.PathLike[str],
