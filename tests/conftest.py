@@ -27,3 +27,13 @@ def _seeded() -> None:
     except ImportError:
         return
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp):
+    """pytest-qt's QApplication, after the start-up check that the app's own
+    ``make_application()`` runs (the PySide6 reference bug, :mod:`leakview.gui.pyside_fixes`)."""
+    from leakview.gui.pyside_fixes import guard_references
+
+    guard_references()
+    return qapp

@@ -6,17 +6,21 @@ import os
 import sys
 from pathlib import Path
 
+from leakview.gui import pyside_fixes
+
 ORGANISATION = "leakview"
 APPLICATION = "leakview"
 
 
 def make_application(argv: list[str] | None = None):
-    """The QApplication (created once), with leakview's organisation/application names."""
+    """The QApplication (created once), with leakview's organisation/application names; the
+    first call runs the PySide6 reference check (:func:`pyside_fixes.guard_references`)."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
+    pyside_fixes.guard_references()
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("leakview")

@@ -1,0 +1,38 @@
+"""Expected-region masks: storage, rasterising shapes, LabelMe / COCO import.
+
+Headless (numpy, Pillow; never Qt). One job per module, each with its contract at its top:
+
+- :mod:`~leakview.masks.store`: the mask file of an image (8-bit 0/255 PNG at
+  ``ROOT/.leakview/masks/<image>.png``), :func:`read_mask`, atomic :func:`write_mask`,
+  :func:`find_mask` ("this image's mask, if any") and :class:`MaskError`;
+- :mod:`~leakview.masks.raster`: polygons, rectangles, ellipses and brush strokes to boolean
+  masks (pixel centres at integer coordinates, closed shapes, clipped to the image) and
+  :func:`mask_boundary`;
+- :mod:`~leakview.masks.jsonvalid`: reading and validating annotation JSON, where every problem
+  becomes :class:`MaskError` (path + reason) and nothing else;
+- :mod:`~leakview.masks.labelme` and :mod:`~leakview.masks.coco`: one annotation file to masks
+  (COCO with its RLE strings, no pycocotools);
+- :mod:`~leakview.masks.importer`: a folder of annotations to mask files for an image root,
+  never reading or writing outside the roots (:func:`import_masks`,
+  :func:`check_mask_destination`).
+
+Every public name is re-exported here: ``from leakview.masks import read_mask``.
+"""
+
+from leakview.layout import (LEAKVIEW_DIR, MARKERS_SUBDIR, MASKS_SUBDIR, default_masks_root,
+                             has_image_extension, mask_path)
+from leakview.masks.store import MaskError, find_mask, read_mask, write_mask
+from leakview.masks.raster import (MAX_BRUSH_RADIUS, MAX_MASK_PIXELS, mask_boundary,
+                                   rasterize_ellipse, rasterize_polygon, rasterize_rectangle,
+                                   rasterize_stroke)
+from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
+from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
+from leakview.masks.importer import ImportReport, check_mask_destination, import_masks
+
+__all__ = [
+    "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR", "MASKS_SUBDIR", "MAX_BRUSH_RADIUS",
+    "MAX_MASK_PIXELS", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",
+    "default_masks_root", "find_mask", "has_image_extension", "import_masks", "labelme_to_mask",
+    "mask_boundary", "mask_path", "rasterize_ellipse", "rasterize_polygon", "rasterize_rectangle",
+    "rasterize_stroke", "read_mask", "rle_string_decode", "rle_string_encode", "write_mask",
+]
