@@ -24,6 +24,7 @@ import torch.nn.functional as F
 import torchvision
 
 from leakview.atomic import atomic_open
+from leakview.errors import PathError
 
 BUNDLE_FORMAT = "leakview-model/1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -38,13 +39,8 @@ _ARCH_KWARGS: dict[str, dict[str, Any]] = {
 }
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(PathError):
     """A model file that cannot be used; carries the path and a human-readable reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def classification_architectures() -> list[str]:
