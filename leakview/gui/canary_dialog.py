@@ -107,6 +107,60 @@ def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
     return row
 
 
+class MarkerFields:
+    """The marker rows of the canary dialog: the kind, its corner or edge (the choices follow
+    the kind, :func:`leakview.markers.placement`), its size and its colours."""
+
+    def __init__(self, form: QFormLayout) -> None:
+        self.marker = QComboBox()
+        self.marker.setObjectName("canary_marker")
+        self.marker.addItems(MARKER_NAMES)
+        self.marker.currentTextChanged.connect(self.marker_changed)
+        form.addRow("Marker:", self.marker)
+        self.place = QComboBox()
+        self.place.setObjectName("canary_place")
+        self.place_label = QLabel("Corner:")
+        form.addRow(self.place_label, self.place)
+        self.size = QDoubleSpinBox()
+        self.size.setObjectName("canary_size")
+        self.size.setRange(0.0, 0.5)
+        self.size.setSingleStep(0.01)
+        self.size.setDecimals(2)
+        self.size.setSpecialValueText("default")
+        self.size.setToolTip("Marker size as a fraction of each image's short side "
+                             f"({size_defaults()} by default)")
+        form.addRow("Marker size:", self.size)
+        self.colors = QLineEdit()
+        self.colors.setObjectName("canary_colors")
+        self.colors.setPlaceholderText("optional: R,G,B;R,G,B;… one per class, in sorted "
+                                       "class-folder order")
+        form.addRow("Marker colours:", self.colors)
+        self.marker_changed(self.marker.currentText())
+
+    def marker_changed(self, marker: str) -> None:
+        key, choices = placement(marker)
+        self.place_label.setText(f"{key.capitalize()}:")
+        self.place.clear()
+        self.place.addItem("default", None)
+        for name in choices:
+            self.place.addItem(name, name)
+
+    def params(self) -> dict[str, Any]:
+        """The marker parameters that differ from the defaults; ValueError for bad colours."""
+        params: dict[str, Any] = {}
+        place = self.place.currentData()
+        if place is not None:
+            params[placement(self.marker.currentText())[0]] = place
+        if self.size.value() > 0:
+            params["size"] = float(self.size.value())
+        if self.colors.text().strip():
+            try:
+                params["class_colors"] = parse_colours(self.colors.text().strip())
+            except ValueError as error:
+                raise ValueError(f"marker colours: {error}") from None
+        return params
+
+
 class CanaryDialog(QDialog):
     """The options of a canary run; :meth:`config` turns them into a CanaryConfig."""
 
@@ -156,38 +210,19 @@ class CanaryDialog(QDialog):
         size_layout = QHBoxLayout(size)
         size_layout.setContentsMargins(0, 0, 0, 0)
         self.input_h, self.input_w = QSpinBox(), QSpinBox()
-        for box, name in ((self.input_h, "H"), (self.input_w, "W")):
-            box.setRange(0, 2048)
-            box.setSpecialValueText("auto")
-            box.setObjectName(f"canary_input_{name.lower()}")
+        for spin, name in ((self.input_h, "H"), (self.input_w, "W")):
+            spin.setRange(0, 2048)
+            spin.setSpecialValueText("auto")
+            spin.setObjectName(f"canary_input_{name.lower()}")
             size_layout.addWidget(QLabel(name))
-            size_layout.addWidget(box)
+            size_layout.addWidget(spin)
         size_layout.addWidget(QLabel("(auto: the start model's, else 128 x 128)"), 1)
         form.addRow("Input size:", size)
 
-        self.marker = QComboBox()
-        self.marker.setObjectName("canary_marker")
-        self.marker.addItems(MARKER_NAMES)
-        self.marker.currentTextChanged.connect(self._marker_changed)
-        form.addRow("Marker:", self.marker)
-        self.place = QComboBox()
-        self.place.setObjectName("canary_place")
-        self.place_label = QLabel("Corner:")
-        form.addRow(self.place_label, self.place)
-        self.size = QDoubleSpinBox()
-        self.size.setObjectName("canary_size")
-        self.size.setRange(0.0, 0.5)
-        self.size.setSingleStep(0.01)
-        self.size.setDecimals(2)
-        self.size.setSpecialValueText("default")
-        self.size.setToolTip("Marker size as a fraction of each image's short side "
-                             f"({size_defaults()} by default)")
-        form.addRow("Marker size:", self.size)
-        self.colors = QLineEdit()
-        self.colors.setObjectName("canary_colors")
-        self.colors.setPlaceholderText("optional: R,G,B;R,G,B;… one per class, in sorted "
-                                       "class-folder order")
-        form.addRow("Marker colours:", self.colors)
+        self.markers = MarkerFields(form)
+        self.marker, self.place, self.place_label = (self.markers.marker, self.markers.place,
+                                                     self.markers.place_label)
+        self.size, self.colors = self.markers.size, self.markers.colors
 
         methods = QWidget()
         grid = QGridLayout(methods)
@@ -239,20 +274,11 @@ class CanaryDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self._marker_changed(self.marker.currentText())
         self._methods_changed()
         self.result_config: CanaryConfig | None = None
         self.resize(640, self.sizeHint().height())
 
     # -- reactions ---------------------------------------------------------------------------
-    def _marker_changed(self, marker: str) -> None:
-        key, choices = placement(marker)
-        self.place_label.setText(f"{key.capitalize()}:")
-        self.place.clear()
-        self.place.addItem("default", None)
-        for name in choices:
-            self.place.addItem(name, name)
-
     def _methods_changed(self) -> None:
         self.lime_samples.setEnabled(self.method_boxes["lime"].isChecked())
 
@@ -319,17 +345,7 @@ class CanaryDialog(QDialog):
         if not out_text:
             raise ValueError("choose an output folder")
         methods = tuple(m for m, box in self.method_boxes.items() if box.isChecked())
-        params: dict[str, Any] = {}
-        place = self.place.currentData()
-        if place is not None:
-            params[placement(self.marker.currentText())[0]] = place
-        if self.size.value() > 0:
-            params["size"] = float(self.size.value())
-        if self.colors.text().strip():
-            try:
-                params["class_colors"] = parse_colours(self.colors.text().strip())
-            except ValueError as error:
-                raise ValueError(f"marker colours: {error}") from None
+        params = self.markers.params()
         options: dict[str, dict[str, Any]] = {}
         if "lime" in methods and self.lime_samples.value() > 0:
             options["lime"] = {"samples": int(self.lime_samples.value())}
