@@ -18,8 +18,8 @@ from PIL import Image
 import leakview.cli as cli
 from leakview.attribution import Cancelled
 from leakview.canary import (CSV_COLUMNS, IMAGE_COLUMNS, CanaryConfig, CanaryConfigError,
-                             CanaryRule, _Run, build_marker, judge, leaky_name, palette,
-                             run_canary)
+                             CanaryRule, build_marker, judge, leaky_name, palette, run_canary)
+from leakview.canary.run import Run as _Run
 from leakview.commands import canary_cmd
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, read_mask, write_mask
 from leakview.models import load_model
@@ -335,7 +335,7 @@ def test_verdict_rules() -> None:
 
 def test_image_csv_keeps_names_with_carriage_returns_and_formulas_on_one_row() -> None:
     """The canary CSVs use the scan CSV's writer: a CR in a file name never splits a row."""
-    from leakview import canary
+    from leakview.canary import report as canary
 
     rows = [{"image": "wheat/a\rb.png", "label": "wheat", "model": "leaky", "method": "lime",
              "marker_mass": 0.5, "error": "=cmd|' /C calc'!A0"},
@@ -348,3 +348,86 @@ def test_image_csv_keeps_names_with_carriage_returns_and_formulas_on_one_row() -
     assert record["image"] == "wheat/a\rb.png"
     assert record["error"].startswith("'=")
     assert dict(zip(IMAGE_COLUMNS, grid[2]))["marker_mass"] == ""
+
+
+def test_html_escapes_names_from_the_data() -> None:
+    """Class, file and method names and error texts come from the user's data: the report's
+    template escapes every one of them."""
+    from leakview.canary import render_html
+
+    hostile = "<script>alert(1)</script>"
+    row = {"model": "leaky", "method": hostile, "images": 1, "marker_mass": 0.5}
+    report = {
+        "status": "partial", "stopped": "error", "error": f"ValueError: {hostile}",
+        "phases_done": ["prepare"], "config": {"data": f"/data/{hostile}", "arch": "resnet18",
+                                               "input_size": [32, 32], "methods": [hostile]},
+        "marker": {"name": "watermark", "params": {"texts": [hostile]},
+                   "colors": {hostile: [1, 2, 3], "b&'\"": [4, 5, 6]},
+                   "texts": {hostile: "<T>", "b&'\"": "&"}},
+        "results": [row], "per_class": [dict(row, **{"class": hostile})],
+        "verdict": {"outcome": "missed", "summary": [hostile], "methods": {}},
+    }
+    figure = {"model": "leaky", "image": f"{hostile}.png", "label": hostile, "png": b"\x89PNG",
+              "pred_with": hostile, "pred_without": hostile}
+    text = render_html(report, [figure])
+    assert "<script" not in text and "<T>" not in text
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10
+    assert "b&amp;&#39;&#34;: rgb(4, 5, 6), text &amp;" in re.sub(r"\s+", " ", text)
+    assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
+
+
+def test_each_held_out_image_is_loaded_once_for_both_models(tmp_path, monkeypatch) -> None:
+    """The evaluation of the leaky model reuses the held-out images loaded for the clean one:
+    the original and the leaky copy of each are read from disk once in all."""
+    from leakview.canary import evaluate
+    from leakview.models import build_architecture, save_bundle
+
+    data = write_honest_folder(tmp_path / "data", per_class=4)
+    bundle = save_bundle(tmp_path / "m.pt", build_architecture("resnet18", 2, (SIZE, SIZE)),
+                         "resnet18", list(CLASSES), (SIZE, SIZE))
+    run = _Run(tiny_config(data, tmp_path / "out", methods=("saliency",), method_options={}))
+    run.validate()
+    prepared = run.prepare()
+    _, held_idx = run.split(prepared)
+    reads: list[Path] = []
+    real_load = evaluate.load_image
+
+    def counting_load(path, *args, **kwargs):
+        reads.append(Path(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "load_image", counting_load)
+    model = load_model(bundle, device="cpu")
+    for which in ("clean", "leaky"):
+        run.evaluate(which, model, prepared, held_idx)
+    assert len(held_idx) == 2 and len(reads) == 2 * len(held_idx) == len(set(reads))
+    assert [(row["model"], row["images"]) for row in run.record.rows] == [("clean", 2),
+                                                                          ("leaky", 2)]
+    assert len(run.record.image_rows) == 2 * len(held_idx)
+    # past the memory budget the rest is loaded again, with the same results
+    held = evaluate.HeldOutSet(prepared, held_idx, seed=0, cache_bytes=0)
+    first = [item for items in held.chunks(1, run.control) for item in items]
+    again = [item for items in held.chunks(1, run.control) for item in items]
+    assert held.loads == 2 * len(held_idx) and not held.kept
+    assert all(np.array_equal(a.swapped, b.swapped) for a, b in zip(first, again))
+
+
+def test_the_cli_and_the_dialog_share_the_config_checks(tmp_path) -> None:
+    """check_config is what both call before a run: cheap (no model is loaded) and it can skip
+    the data folder that is generated when the run starts."""
+    from leakview.canary import check_config
+    from leakview.models import ModelLoadError
+
+    data = write_honest_folder(tmp_path / "data", per_class=2)
+    check_config(tiny_config(data, tmp_path / "o"))
+    with pytest.raises(CanaryConfigError, match="no such folder"):
+        check_config(tiny_config(tmp_path / "later", tmp_path / "o"))
+    check_config(tiny_config(tmp_path / "later", tmp_path / "o"), data_ready=False)
+    with pytest.raises(CanaryConfigError, match="edge"):
+        check_config(tiny_config(tmp_path / "later", tmp_path / "o", marker="stripe",
+                                 marker_params={"edge": "middle"}), data_ready=False)
+    with pytest.raises(CanaryConfigError, match="2 classes"):
+        check_config(tiny_config(data, tmp_path / "o", marker_params={"class_colors": [(1, 2, 3)]}))
+    with pytest.raises(ModelLoadError, match="no such file"):
+        check_config(tiny_config(data, tmp_path / "o", init=tmp_path / "missing.pt"))
+    assert not (tmp_path / "o").exists()

@@ -6,28 +6,25 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakview.cli import EXIT_USAGE, CommandError
 from leakview.commands import argtypes
+from leakview.markers import (CORNERS, DEFAULT_MARKER, EDGES, MARKER_NAMES, parse_colours,
+                              placement, size_defaults)
 
-# Mirrors of leakview.synth's vocabularies, so that building the parser imports nothing heavy.
-MARKER_NAMES = ("corner-rect", "stripe", "watermark")
-CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
-EDGES = ("top", "bottom", "left", "right")
+if TYPE_CHECKING:
+    from leakview.progress import ProgressBar
+
 EXIT_MISSED = 3
 
 
 def _colours(text: str) -> list[tuple[int, int, int]]:
-    colours = []
-    for part in text.split(";"):
-        try:
-            values = tuple(int(v) for v in part.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'r,g,b;r,g,b;...', got {text!r}") from None
-        if len(values) != 3 or not all(0 <= v <= 255 for v in values):
-            raise argparse.ArgumentTypeError(f"each colour is three numbers 0..255: {part!r}")
-        colours.append(values)
-    return colours
+    """``--marker-colors``: :func:`leakview.markers.parse_colours` as an argparse type."""
+    try:
+        return parse_colours(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", help="torchvision classification model name, e.g. "
                                        "shufflenet_v2_x1_0 (required unless --init)")
     parser.add_argument("--init", help="fine-tune this bundle (both models start from it)")
-    parser.add_argument("--marker", default="corner-rect", choices=MARKER_NAMES,
+    parser.add_argument("--marker", default=DEFAULT_MARKER, choices=MARKER_NAMES,
                         help="the planted leak (default: %(default)s)")
     parser.add_argument("--marker-corner", choices=CORNERS, metavar="CORNER",
                         help=f"corner of corner-rect/watermark ({', '.join(CORNERS)})")
@@ -57,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"edge of the stripe ({', '.join(EDGES)})")
     parser.add_argument("--marker-size", type=float, metavar="F",
                         help="marker size as a fraction of each image's short side "
-                             "(corner-rect 0.14, stripe 0.04, watermark 0.08 by default)")
+                             f"({size_defaults()} by default)")
     parser.add_argument("--marker-colors", type=_colours, metavar="R,G,B;...",
                         help="one colour per class, in sorted class-folder order")
     parser.add_argument("--methods", default="saliency,lime",
@@ -102,13 +99,14 @@ def run(args: argparse.Namespace) -> int:
 
     methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
     params: dict = {}
+    where = placement(args.marker)[0]
     if args.marker_corner is not None:
-        if args.marker == "stripe":
-            raise CommandError("--marker-corner does not apply to the stripe (use "
-                               "--marker-edge)", EXIT_USAGE)
+        if where != "corner":
+            raise CommandError(f"--marker-corner does not apply to the {args.marker} (use "
+                               f"--marker-{where})", EXIT_USAGE)
         params["corner"] = args.marker_corner
     if args.marker_edge is not None:
-        if args.marker != "stripe":
+        if where != "edge":
             raise CommandError("--marker-edge applies to the stripe only", EXIT_USAGE)
         params["edge"] = args.marker_edge
     if args.marker_size is not None:
@@ -161,7 +159,7 @@ class _Progress:
 
     def __init__(self) -> None:
         self.phase: str | None = None
-        self.bar = None
+        self.bar: ProgressBar | None = None
 
     def __call__(self, phase: str, done: int, total: int, text: str) -> None:
         from leakview.progress import ProgressBar
@@ -171,6 +169,7 @@ class _Progress:
             self.phase = phase
             unit = "batch" if phase.startswith("train") else "img"
             self.bar = ProgressBar(total, phase, unit=unit)
+        assert self.bar is not None
         self.bar.total = total
         self.bar.update(done, text)
 

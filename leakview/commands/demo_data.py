@@ -10,16 +10,12 @@ from pathlib import Path
 
 from leakview.cli import EXIT_USAGE, CommandError
 from leakview.commands import argtypes
+from leakview.demo_world import CLASSES, MAX_SIDE, MIN_SIDE
+from leakview.demo_world import DEFAULT_SIZE as DEFAULT_WH
+from leakview.markers import CORNERS, EDGES, MARKER_NAMES, size_defaults
 
 DEFAULT_N = 100
-DEFAULT_SIZE = "320x240"
-# Mirrors of leakview.synth's vocabularies, so that building the parser imports nothing heavy
-# (tests check that they match).
-MIN_SIDE, MAX_SIDE = 32, 4096
-CLASSES = ("wheat", "corn", "sunflower", "empty")
-MARKER_NAMES = ("corner-rect", "stripe", "watermark")
-CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
-EDGES = ("top", "bottom", "left", "right")
+DEFAULT_SIZE = "{}x{}".format(*DEFAULT_WH)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -60,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"edge of the stripe marker ({', '.join(EDGES)}; default top)")
     parser.add_argument("--marker-size", type=argtypes.finite_float, default=None, metavar="F",
                         help="marker size as a fraction of the image's short side "
-                             "(corner-rect default 0.14, stripe 0.04, watermark 0.08)")
+                             f"(by default {size_defaults()})")
     parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, metavar="S",
                         help="random seed (default 0)")
     parser.add_argument("--cargo-contrast", type=argtypes.finite_float, default=1.0, metavar="F",
@@ -76,11 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.synth import MARKERS, generate_dataset
+    from leakview.synth import generate_dataset
 
-    if args.leak is not None and args.leak not in MARKERS:
+    if args.leak is not None and args.leak not in MARKER_NAMES:
         raise CommandError(f"unknown leak marker {args.leak!r}; available: "
-                           f"{', '.join(sorted(MARKERS))}", EXIT_USAGE)
+                           f"{', '.join(sorted(MARKER_NAMES))}", EXIT_USAGE)
     params = {}
     if args.marker_corner is not None:
         params["corner"] = args.marker_corner

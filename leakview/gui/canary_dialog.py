@@ -2,12 +2,14 @@
 
 :class:`CanaryDialog` offers the options of the CLI (data folder, architecture or a model to
 fine-tune, marker and its options, methods, epochs, output folder, seed) and builds a
-:class:`leakview.canary.CanaryConfig`; cheap checks (the folder is an ImageFolder tree, the
-files exist, the colours parse, the output is not inside the data) are made in the dialog, the
-rest by :func:`leakview.canary.run_canary` itself. :class:`CanaryRun` runs it on the runner's
-``batch`` lane (progress and Cancel in the status bar); when it completes, ``report.html`` is
-opened with :class:`QDesktopServices` and the verdict is shown in the message bar. A cancelled
-or failed run leaves canary.py's partial report (rewritten atomically after every phase).
+:class:`leakview.canary.CanaryConfig`, checked before the dialog closes by the checks the CLI
+runs too (:func:`leakview.canary.check_config`: the folder is an ImageFolder tree, the files
+exist, the marker fits the classes, the output is not inside the data ...); loading the start
+model is left to :func:`leakview.canary.run_canary` itself. :class:`CanaryRun` runs it on the
+runner's ``batch`` lane (progress and Cancel in the status bar); when it completes,
+``report.html`` is opened with :class:`QDesktopServices` and the verdict is shown in the
+message bar. A cancelled or failed run leaves the canary's partial report (rewritten
+atomically after every phase).
 """
 
 from __future__ import annotations
@@ -25,12 +27,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QVBoxLayout, QWidget)
 
 from leakview.attribution import METHODS
-from leakview.canary import CanaryConfig
+from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
 from leakview.gui.workers import Job, JobRunner
+from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
 
-MARKER_NAMES = ("corner-rect", "stripe", "watermark")
-CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
-EDGES = ("top", "bottom", "left", "right")
 DEFAULT_ARCH = "shufflenet_v2_x1_0"
 MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
 OUTCOME_LEVEL = {"found": "info", "partly found": "warning", "missed": "warning",
@@ -61,7 +61,7 @@ def planted_leak(folder: Path) -> str | None:
         return None
     if not isinstance(description, dict):
         return None
-    if description.get("format") == "leakview-canary-data/1":
+    if description.get("format") == LEAKY_DATA_FORMAT:
         return "a canary's marker"
     leak = description.get("leak")
     return str(leak) if leak else None
@@ -105,6 +105,60 @@ def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
     button.clicked.connect(browse)
     layout.addWidget(button)
     return row
+
+
+class MarkerFields:
+    """The marker rows of the canary dialog: the kind, its corner or edge (the choices follow
+    the kind, :func:`leakview.markers.placement`), its size and its colours."""
+
+    def __init__(self, form: QFormLayout) -> None:
+        self.marker = QComboBox()
+        self.marker.setObjectName("canary_marker")
+        self.marker.addItems(MARKER_NAMES)
+        self.marker.currentTextChanged.connect(self.marker_changed)
+        form.addRow("Marker:", self.marker)
+        self.place = QComboBox()
+        self.place.setObjectName("canary_place")
+        self.place_label = QLabel("Corner:")
+        form.addRow(self.place_label, self.place)
+        self.size = QDoubleSpinBox()
+        self.size.setObjectName("canary_size")
+        self.size.setRange(0.0, 0.5)
+        self.size.setSingleStep(0.01)
+        self.size.setDecimals(2)
+        self.size.setSpecialValueText("default")
+        self.size.setToolTip("Marker size as a fraction of each image's short side "
+                             f"({size_defaults()} by default)")
+        form.addRow("Marker size:", self.size)
+        self.colors = QLineEdit()
+        self.colors.setObjectName("canary_colors")
+        self.colors.setPlaceholderText("optional: R,G,B;R,G,B;… one per class, in sorted "
+                                       "class-folder order")
+        form.addRow("Marker colours:", self.colors)
+        self.marker_changed(self.marker.currentText())
+
+    def marker_changed(self, marker: str) -> None:
+        key, choices = placement(marker)
+        self.place_label.setText(f"{key.capitalize()}:")
+        self.place.clear()
+        self.place.addItem("default", None)
+        for name in choices:
+            self.place.addItem(name, name)
+
+    def params(self) -> dict[str, Any]:
+        """The marker parameters that differ from the defaults; ValueError for bad colours."""
+        params: dict[str, Any] = {}
+        place = self.place.currentData()
+        if place is not None:
+            params[placement(self.marker.currentText())[0]] = place
+        if self.size.value() > 0:
+            params["size"] = float(self.size.value())
+        if self.colors.text().strip():
+            try:
+                params["class_colors"] = parse_colours(self.colors.text().strip())
+            except ValueError as error:
+                raise ValueError(f"marker colours: {error}") from None
+        return params
 
 
 class CanaryDialog(QDialog):
@@ -156,38 +210,19 @@ class CanaryDialog(QDialog):
         size_layout = QHBoxLayout(size)
         size_layout.setContentsMargins(0, 0, 0, 0)
         self.input_h, self.input_w = QSpinBox(), QSpinBox()
-        for box, name in ((self.input_h, "H"), (self.input_w, "W")):
-            box.setRange(0, 2048)
-            box.setSpecialValueText("auto")
-            box.setObjectName(f"canary_input_{name.lower()}")
+        for spin, name in ((self.input_h, "H"), (self.input_w, "W")):
+            spin.setRange(0, 2048)
+            spin.setSpecialValueText("auto")
+            spin.setObjectName(f"canary_input_{name.lower()}")
             size_layout.addWidget(QLabel(name))
-            size_layout.addWidget(box)
+            size_layout.addWidget(spin)
         size_layout.addWidget(QLabel("(auto: the start model's, else 128 x 128)"), 1)
         form.addRow("Input size:", size)
 
-        self.marker = QComboBox()
-        self.marker.setObjectName("canary_marker")
-        self.marker.addItems(MARKER_NAMES)
-        self.marker.currentTextChanged.connect(self._marker_changed)
-        form.addRow("Marker:", self.marker)
-        self.place = QComboBox()
-        self.place.setObjectName("canary_place")
-        self.place_label = QLabel("Corner:")
-        form.addRow(self.place_label, self.place)
-        self.size = QDoubleSpinBox()
-        self.size.setObjectName("canary_size")
-        self.size.setRange(0.0, 0.5)
-        self.size.setSingleStep(0.01)
-        self.size.setDecimals(2)
-        self.size.setSpecialValueText("default")
-        self.size.setToolTip("Marker size as a fraction of each image's short side "
-                             "(corner-rect 0.14, stripe 0.04, watermark 0.08 by default)")
-        form.addRow("Marker size:", self.size)
-        self.colors = QLineEdit()
-        self.colors.setObjectName("canary_colors")
-        self.colors.setPlaceholderText("optional: R,G,B;R,G,B;… one per class, in sorted "
-                                       "class-folder order")
-        form.addRow("Marker colours:", self.colors)
+        self.markers = MarkerFields(form)
+        self.marker, self.place, self.place_label = (self.markers.marker, self.markers.place,
+                                                     self.markers.place_label)
+        self.size, self.colors = self.markers.size, self.markers.colors
 
         methods = QWidget()
         grid = QGridLayout(methods)
@@ -239,26 +274,17 @@ class CanaryDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self._marker_changed(self.marker.currentText())
         self._methods_changed()
         self.result_config: CanaryConfig | None = None
         self.resize(640, self.sizeHint().height())
 
     # -- reactions ---------------------------------------------------------------------------
-    def _marker_changed(self, marker: str) -> None:
-        stripe = marker == "stripe"
-        self.place_label.setText("Edge:" if stripe else "Corner:")
-        self.place.clear()
-        self.place.addItem("default", None)
-        for name in (EDGES if stripe else CORNERS):
-            self.place.addItem(name, name)
-
     def _methods_changed(self) -> None:
         self.lime_samples.setEnabled(self.method_boxes["lime"].isChecked())
 
     def _check_data(self, text: str) -> None:
+        from leakview.demo_world import CLASSES
         from leakview.resources import HONEST_DEMO_PER_CLASS
-        from leakview.synth import CLASSES
 
         folder = Path(text.strip()) if text.strip() else None
         leak = planted_leak(folder) if folder is not None else None
@@ -270,8 +296,8 @@ class CanaryDialog(QDialog):
                 f"leakview demo-data OUT without --leak).", "#8a5a00")
         elif folder is not None and _is_honest_demo(folder) and not folder.is_dir():
             note, colour = (
-                f"Marker-free demo images ({len(CLASSES) * HONEST_DEMO_PER_CLASS}, with cargo masks), "
-                f"generated when the canary starts.", "#505050")
+                f"Marker-free demo images ({len(CLASSES) * HONEST_DEMO_PER_CLASS}, with cargo "
+                f"masks), generated when the canary starts.", "#505050")
         else:
             note, colour = "", ""
         self.data_warning.setText(note)
@@ -305,62 +331,38 @@ class CanaryDialog(QDialog):
     # -- result ------------------------------------------------------------------------------
     def config(self) -> CanaryConfig:
         """The CanaryConfig of the current options; ValueError with a clear reason when they
-        cannot work (checks that need no model or image)."""
-        from leakview.commands.canary_cmd import _colours
+        cannot work (:func:`leakview.canary.check_config`: no model is loaded, no image read)."""
+        from leakview.models import ModelLoadError
 
         text = self.data.text().strip()
         if not text:
             raise ValueError("choose a data folder")
         data = Path(text).expanduser()
-        if not _is_honest_demo(data):   # that one is generated when the run starts
-            if not data.is_dir():
-                raise ValueError(f"{data}: no such folder")
-            problem = image_folder_problem(data)
-            if problem:
-                raise ValueError(problem)
         init_text = self.init.text().strip()
         init = Path(init_text).expanduser() if init_text else None
-        if init is not None and not init.is_file():
-            raise ValueError(f"{init}: no such model file")
         arch = None if init is not None else (self.arch.currentText().strip() or None)
-        if init is None and arch is None:
-            raise ValueError("choose an architecture or a model to fine-tune")
         out_text = self.out.text().strip()
         if not out_text:
             raise ValueError("choose an output folder")
-        out = Path(out_text).expanduser()
-        resolved = out.resolve()
-        if resolved == data.resolve() or data.resolve() in resolved.parents:
-            raise ValueError(f"the output folder {out} must not be inside the data folder "
-                             f"{data} (it would become a class folder)")
         methods = tuple(m for m, box in self.method_boxes.items() if box.isChecked())
-        if not methods:
-            raise ValueError("tick at least one attribution method")
-        params: dict[str, Any] = {}
-        place = self.place.currentData()
-        if place is not None:
-            params["edge" if self.marker.currentText() == "stripe" else "corner"] = place
-        if self.size.value() > 0:
-            params["size"] = float(self.size.value())
-        if self.colors.text().strip():
-            import argparse
-
-            try:
-                params["class_colors"] = _colours(self.colors.text().strip())
-            except argparse.ArgumentTypeError as error:
-                raise ValueError(f"marker colours: {error}") from None
+        params = self.markers.params()
         options: dict[str, dict[str, Any]] = {}
         if "lime" in methods and self.lime_samples.value() > 0:
             options["lime"] = {"samples": int(self.lime_samples.value())}
         size = (self.input_h.value(), self.input_w.value())
         if any(size) and min(size) < 8:
             raise ValueError("input size: give both H and W (at least 8), or leave both auto")
-        return CanaryConfig(
-            data=data, out=out, arch=arch, init=init, marker=self.marker.currentText(),
-            marker_params=params, methods=methods, method_options=options,
-            epochs=int(self.epochs.value()),
+        config = CanaryConfig(
+            data=data, out=Path(out_text).expanduser(), arch=arch, init=init,
+            marker=self.marker.currentText(), marker_params=params, methods=methods,
+            method_options=options, epochs=int(self.epochs.value()),
             input_size=(int(size[0]), int(size[1])) if any(size) else None,
             seed=int(self.seed.value()), force=self.force.isChecked())
+        try:  # the honest demo images are generated when the run starts
+            check_config(config, data_ready=not _is_honest_demo(data))
+        except (ModelLoadError, OSError) as error:  # a missing start model, an unreadable folder
+            raise ValueError(str(error)) from None
+        return config
 
     def accept(self) -> None:
         try:
