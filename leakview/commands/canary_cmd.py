@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.attribution import Cancelled
+    from leakview.attribution import Cancelled, sampling_options
     from leakview.canary import CanaryConfig, CanaryConfigError, run_canary
     from leakview.models import ModelLoadError
 
@@ -113,11 +113,9 @@ def run(args: argparse.Namespace) -> int:
         params["size"] = args.marker_size
     if args.marker_colors is not None:
         params["class_colors"] = args.marker_colors
-    method_options: dict = {}
-    if args.lime_samples is not None:
-        if "lime" not in methods:
-            raise CommandError("--lime-samples needs lime in --methods", EXIT_USAGE)
-        method_options["lime"] = {"samples": args.lime_samples}
+    if args.lime_samples is not None and "lime" not in methods:
+        raise CommandError("--lime-samples needs lime in --methods", EXIT_USAGE)
+    method_options = sampling_options(methods, lime_samples=args.lime_samples)
     data = Path(args.data)
     out = Path(args.out) if args.out else Path.cwd() / f"canary-{data.resolve().name}"
     config = CanaryConfig(
