@@ -44,12 +44,17 @@ def tool_specs() -> tuple[ActionSpec, ...]:
                             True, icon_text=TOOL_LABELS[tool]) for tool in Tool)
 
 
+def layer_numbers() -> range:
+    """1, 2, ...: the layers (registered methods, in order) that have a toggle key."""
+    return range(1, min(len(METHODS), LAYER_KEYS) + 1)
+
+
 def layer_specs() -> tuple[ActionSpec, ...]:
-    """"Toggle layer N" for the first LAYER_KEYS registered methods, keys 1, 2, ..."""
-    return tuple(ActionSpec(layer_action(number), f"Toggle layer {number} ({info.label})",
-                            (str(number),), "&View")
-                 for number, info in enumerate(METHODS.values(), start=1)
-                 if number <= LAYER_KEYS)
+    """"Toggle layer N (its method)" with the key N, for each of :func:`layer_numbers`."""
+    labels = [info.label for info in METHODS.values()]
+    return tuple(ActionSpec(layer_action(number), f"Toggle layer {number} "
+                            f"({labels[number - 1]})", (str(number),), "&View")
+                 for number in layer_numbers())
 
 
 ACTIONS: tuple[ActionSpec, ...] = (

@@ -70,10 +70,6 @@ class FolderAnalysis(QObject):
     def rule(self) -> VerdictRule:
         return self.state.rule
 
-    @property
-    def root(self) -> Path | None:
-        return self.state.root
-
     def _rule_changed(self) -> None:
         """New thresholds: flags and verdict of a finished analysis are judged again at once
         (a running one is judged under the new rule when it ends)."""

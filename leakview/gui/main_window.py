@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QUndoGroup
+from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QScrollArea, QStackedWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
@@ -54,8 +54,7 @@ class MainWindow(QMainWindow):
         self.undo_group = QUndoGroup(self)
         self._closing = False
         self._build_widgets()
-        self._build_actions()
-        self._build_controllers()
+        self._build_controllers(self._build_actions())
         self._connect()
         self._restore()
         if folder:
@@ -93,18 +92,12 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(self.results.sizeHint().width() + 24)
-        for name, title, widget, area in (
-                ("images", "Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
-                ("inspector", "Inspector", scroll, Qt.DockWidgetArea.RightDockWidgetArea),
-                ("folder", "Folder analysis", self.folder_panel,
-                 Qt.DockWidgetArea.BottomDockWidgetArea)):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-            self.addDockWidget(area, dock)
-            setattr(self, f"{name}_dock", dock)
+        self.images_dock = self._dock("images", "Images", self.image_list,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("inspector", "Inspector", scroll,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.folder_dock = self._dock("folder", "Folder analysis", self.folder_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.images_dock, self.inspector_dock], [440, 450],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.folder_dock], [190], Qt.Orientation.Vertical)
@@ -112,25 +105,38 @@ class MainWindow(QMainWindow):
         self.hover_label = QLabel("")
         self.statusBar().addPermanentWidget(self.hover_label)
 
-    def _build_actions(self) -> None:
-        self.actions, self.menus = build_actions(self)
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea
+              ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> dict[str, QAction]:
+        actions, self.menus = build_actions(self)
+        # ``window.actions``: the actions by name (it hides QWidget.actions(); scripts use it)
+        self.actions = actions  # type: ignore[assignment]
         undo = self.undo_group.createUndoAction(self, "&Undo")
         redo = self.undo_group.createRedoAction(self, "&Redo")
         undo.setShortcuts([QKeySequence(key) for key in UNDO_KEYS])
         redo.setShortcuts([QKeySequence(key) for key in REDO_KEYS])
         self.menus["&Edit"].addActions([undo, redo])
         self.addActions([undo, redo])
-        self.actions["undo"], self.actions["redo"] = undo, redo
-        fill_toolbar(self.tools_bar, self.actions)
+        actions["undo"], actions["redo"] = undo, redo
+        fill_toolbar(self.tools_bar, actions)
         self.recent_folders_menu = self.menus["&File"].addMenu("Recent folders")
-        self.menus["&File"].insertMenu(self.actions["import_masks"], self.recent_folders_menu)
+        self.menus["&File"].insertMenu(actions["import_masks"], self.recent_folders_menu)
+        return actions
 
-    def _build_controllers(self) -> None:
+    def _build_controllers(self, actions: dict[str, QAction]) -> None:
         state, session, notify = self.state, self.session, self.show_message
         self.masks = MaskController(
             state, session, self.store, self.runner, self.drawing, self.canvas,
             self.undo_group, self.image_list, self.results, self.status, self.hover_label,
-            {tool: self.actions[tool_action(tool)] for tool in Tool}, notify, self)
+            {tool: actions[tool_action(tool)] for tool in Tool}, notify, self)
         self.layers = LayerController(state, session, self.canvas, self.results,
                                       self.image_list, self.settings, self.status, notify)
         self.images = ImageController(
@@ -142,7 +148,7 @@ class MainWindow(QMainWindow):
             self.canvas, self.settings, self.recent_folders_menu, notify, self)
         self.models = ModelController(
             state, session, self.analysis, self.results, self.image_list, self.canvas,
-            self.settings, self.menus["&Model"], self.actions["open_model"], self.messages,
+            self.settings, self.menus["&Model"], actions["open_model"], self.messages,
             notify, self)
         self.analyze = AnalysisController(state, self.analysis, self.store, self.image_list,
                                           self.folder_panel, self.results.lime_form,
@@ -151,7 +157,7 @@ class MainWindow(QMainWindow):
                                         self.status, notify, self)
         self.canary_control = CanaryController(state, self.canary, self.status, notify, self)
         self.help = HelpController(self)
-        connect_actions(self.actions, {
+        connect_actions(actions, {
             **self.masks.handlers(), **self.layers.handlers(), **self.images.handlers(),
             **self.folders.handlers(), **self.models.handlers(), **self.analyze.handlers(),
             **self.exports.handlers(), **self.canary_control.handlers(),

@@ -123,10 +123,6 @@ class Session(QObject):
         return self.state.model
 
     @property
-    def model_path(self) -> str:
-        return self.state.model_path
-
-    @property
     def target(self) -> int | None:
         return self.state.target
 

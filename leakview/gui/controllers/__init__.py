@@ -1,8 +1,9 @@
 """What the menus, shortcuts and buttons do, one controller per feature.
 
-Each controller is a plain class given the state, the core objects and the widgets it uses in
-its ``__init__``; it connects their signals there and names its action handlers in
-``handlers()`` (action name -> callable, see :mod:`leakview.gui.actions`). Every handler with a
+Each controller is a plain dataclass whose fields are what it uses (the state, the core
+objects, the widgets), all given explicitly when it is built; ``__post_init__`` connects their
+signals, and ``handlers()`` names its action handlers (action name -> callable, see
+:mod:`leakview.gui.actions`). Every handler with a
 file dialog has a dialog-free twin taking the path (``FolderController.open_folder``,
 ``ExportController.export_csv_to`` ...) so that tests and scripts drive the same code.
 """

@@ -3,6 +3,7 @@ per-class table and class atlas in the folder panel (and its badges in the image
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from PySide6.QtWidgets import QDockWidget
@@ -18,31 +19,31 @@ from leakview.gui.options_form import OptionsForm
 from leakview.gui.status import Notify
 
 
+@dataclass(eq=False, repr=False)
 class AnalysisController:
     """Runs :class:`FolderAnalysis` on the listed images with the ticked methods."""
 
-    def __init__(self, state: AppState, analysis: FolderAnalysis, store: MaskStore,
-                 image_list: ImageList, panel: FolderPanel, lime_form: OptionsForm,
-                 canary: CanaryRun, dock: QDockWidget, notify: Notify) -> None:
-        self.state = state
-        self.analysis = analysis
-        self.store = store
-        self.image_list = image_list
-        self.panel = panel
-        self.lime_form = lime_form
-        self.canary = canary
-        self.dock = dock
-        self.notify = notify
-        panel.analyzeRequested.connect(self.analyze_folder)
-        panel.cancelRequested.connect(analysis.cancel)
-        analysis.started.connect(self._started)
-        analysis.resultReady.connect(self._result)
-        analysis.resultJudged.connect(image_list.model.set_results)
-        analysis.finished.connect(self._finished)
-        analysis.failed.connect(self._failed)
-        analysis.atlasReady.connect(
-            lambda atlases: panel.atlas.set_atlases(atlases, analysis.complete))
-        analysis.cleared.connect(panel.reset)
+    state: AppState
+    analysis: FolderAnalysis
+    store: MaskStore
+    image_list: ImageList
+    panel: FolderPanel
+    lime_form: OptionsForm
+    canary: CanaryRun
+    dock: QDockWidget
+    notify: Notify
+
+    def __post_init__(self) -> None:
+        self.panel.analyzeRequested.connect(self.analyze_folder)
+        self.panel.cancelRequested.connect(self.analysis.cancel)
+        self.analysis.started.connect(self._started)
+        self.analysis.resultReady.connect(self._result)
+        self.analysis.resultJudged.connect(self.image_list.model.set_results)
+        self.analysis.finished.connect(self._finished)
+        self.analysis.failed.connect(self._failed)
+        self.analysis.atlasReady.connect(
+            lambda atlases: self.panel.atlas.set_atlases(atlases, self.analysis.complete))
+        self.analysis.cleared.connect(self.panel.reset)
 
     def handlers(self) -> Handlers:
         return {"analyze_folder": self.analyze_folder}

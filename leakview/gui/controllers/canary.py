@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from PySide6.QtWidgets import QWidget
 
 from leakview.appstate import AppState
@@ -12,19 +13,21 @@ from leakview.gui.canary_dialog import CanaryDialog, CanaryRun, default_data_fol
 from leakview.gui.status import Notify, StatusPanel
 
 
+@dataclass(eq=False, repr=False)
 class CanaryController:
     """One canary at a time; its dialog starts on the open folder when that is honest data."""
 
-    def __init__(self, state: AppState, canary: CanaryRun, status: StatusPanel, notify: Notify,
-                 parent: QWidget) -> None:
-        self.state = state
-        self.canary = canary
-        self.status = status
-        self.notify = notify
-        self.parent = parent
-        self.dialog: CanaryDialog | None = None
-        canary.finished.connect(self._finished)
-        canary.stopped.connect(notify)   # (message, level): cancelled or failed
+    state: AppState
+    canary: CanaryRun
+    status: StatusPanel
+    notify: Notify
+    parent: QWidget
+    dialog: CanaryDialog | None = field(default=None, init=False)
+    """The last options dialog opened."""
+
+    def __post_init__(self) -> None:
+        self.canary.finished.connect(self._finished)
+        self.canary.stopped.connect(self.notify)   # (message, level): cancelled or failed
 
     def handlers(self) -> Handlers:
         return {"run_canary": self.open_dialog}

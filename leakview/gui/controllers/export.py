@@ -4,6 +4,7 @@ the menu entry, for tests and scripts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -17,19 +18,17 @@ from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
 
 
+@dataclass(eq=False, repr=False)
 class ExportController:
     """Writes the exports through :mod:`leakview.gui.exporting`."""
 
-    def __init__(self, state: AppState, analysis: FolderAnalysis, session: Session,
-                 runner: JobRunner, status: StatusPanel, notify: Notify, parent: QWidget
-                 ) -> None:
-        self.state = state
-        self.analysis = analysis
-        self.session = session
-        self.runner = runner
-        self.status = status
-        self.notify = notify
-        self.parent = parent
+    state: AppState
+    analysis: FolderAnalysis
+    session: Session
+    runner: JobRunner
+    status: StatusPanel
+    notify: Notify
+    parent: QWidget
 
     def handlers(self) -> Handlers:
         return {"export_csv": self.choose_csv, "export_summary": self.choose_summary,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
@@ -19,25 +20,24 @@ from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify
 
 
+@dataclass(eq=False, repr=False)
 class FolderController:
     """Lists a folder's images and starts the window over on them."""
 
-    def __init__(self, state: AppState, session: Session, analysis: FolderAnalysis,
-                 store: MaskStore, masks: MaskController, image_list: ImageList,
-                 canvas: ImageCanvas, settings: AppSettings, recent_menu: QMenu,
-                 notify: Notify, parent: QWidget) -> None:
-        self.state = state
-        self.session = session
-        self.analysis = analysis
-        self.store = store
-        self.masks = masks
-        self.image_list = image_list
-        self.canvas = canvas
-        self.settings = settings
-        self.recent_menu = recent_menu
-        self.notify = notify
-        self.parent = parent
-        recent_menu.aboutToShow.connect(self.fill_recent_folders)
+    state: AppState
+    session: Session
+    analysis: FolderAnalysis
+    store: MaskStore
+    masks: MaskController
+    image_list: ImageList
+    canvas: ImageCanvas
+    settings: AppSettings
+    recent_menu: QMenu
+    notify: Notify
+    parent: QWidget
+
+    def __post_init__(self) -> None:
+        self.recent_menu.aboutToShow.connect(self.fill_recent_folders)
 
     def handlers(self) -> Handlers:
         return {"open_folder": self.choose_folder, "open_demo": self.open_demo}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from leakview import __version__
@@ -9,10 +10,10 @@ from leakview.attribution import METHODS
 from leakview.gui.actions import Handlers, ShortcutsDialog
 
 
+@dataclass(eq=False, repr=False)
 class HelpController:
-    def __init__(self, parent: QWidget) -> None:
-        self.parent = parent
-        self.shortcuts_dialog: ShortcutsDialog | None = None
+    parent: QWidget
+    shortcuts_dialog: ShortcutsDialog | None = field(default=None, init=False)
 
     def handlers(self) -> Handlers:
         return {"shortcuts": self.show_shortcuts, "about": self.show_about}

@@ -3,6 +3,7 @@ side-by-side study figure (``report.study_figure``, redrawn as its inputs change
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,35 +24,37 @@ from leakview.gui.workers import JobRunner
 FIGURE_PAGE = 1   # the stack's page of the side-by-side figure (0: the image canvas)
 
 
+@dataclass(eq=False, repr=False)
 class ImageController:
     """Puts the session's image on the canvas and keeps the figure page up to date."""
 
-    def __init__(self, state: AppState, session: Session, runner: JobRunner,
-                 canvas: ImageCanvas, figure_canvas: FigureCanvas, stack: QStackedWidget,
-                 image_list: ImageList, masks: MaskController, layers: LayerController,
-                 messages: MessageBar, notify: Notify, set_title: Callable[[str], None],
-                 parent: QObject) -> None:
-        self.state = state
-        self.session = session
-        self.runner = runner
-        self.canvas = canvas
-        self.figure_canvas = figure_canvas
-        self.stack = stack
-        self.image_list = image_list
-        self.masks = masks
-        self.layers = layers
-        self.messages = messages
-        self.notify = notify
-        self.set_title = set_title
-        self.figure_timer = QTimer(parent)
+    state: AppState
+    session: Session
+    runner: JobRunner
+    canvas: ImageCanvas
+    figure_canvas: FigureCanvas
+    stack: QStackedWidget
+    image_list: ImageList
+    masks: MaskController
+    layers: LayerController
+    messages: MessageBar
+    notify: Notify
+    set_title: Callable[[str], None]
+    parent: QObject
+
+    figure_timer: QTimer = field(init=False)
+    """Redraws the figure once its inputs stop changing (150 ms)."""
+
+    def __post_init__(self) -> None:
+        self.figure_timer = QTimer(self.parent)
         self.figure_timer.setSingleShot(True)
         self.figure_timer.setInterval(150)
         self.figure_timer.timeout.connect(self.refresh_figure)
-        image_list.current.connect(self.show_image)
-        session.imageShown.connect(self._image_shown)
-        session.imageFailed.connect(self._image_failed)
-        session.maskChanged.connect(self.schedule_figure)
-        session.layerReady.connect(self.schedule_figure)
+        self.image_list.current.connect(self.show_image)
+        self.session.imageShown.connect(self._image_shown)
+        self.session.imageFailed.connect(self._image_failed)
+        self.session.maskChanged.connect(self.schedule_figure)
+        self.session.layerReady.connect(self.schedule_figure)
 
     def handlers(self) -> Handlers:
         return {"next_image": lambda: self.image_list.step(1),

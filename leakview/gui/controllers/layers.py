@@ -3,56 +3,60 @@ LIME, the top-5 prediction and the overlap table of the image on screen."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, resolve_options
-from leakview.gui.actions import Handlers, layer_action
+from leakview.gui.actions import Handlers, layer_action, layer_numbers
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
-from leakview.gui.layers import LAYER_KEYS
+from leakview.gui.layers import LayerPanel
 from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify, StatusPanel
 
 
+@dataclass(eq=False, repr=False)
 class LayerController:
     """Shows what the session computes for the image on screen; the layer options choose
     which maps it computes (``AppState.layer_methods``) and are saved."""
 
-    def __init__(self, state: AppState, session: Session, canvas: ImageCanvas,
-                 results: ResultsPanel, image_list: ImageList, settings: AppSettings,
-                 status: StatusPanel, notify: Notify) -> None:
-        self.state = state
-        self.session = session
-        self.canvas = canvas
-        self.results = results
-        self.layers = results.layers
-        self.image_list = image_list
-        self.settings = settings
-        self.status = status
-        self.notify = notify
-        session.imageShown.connect(self._image_shown)
-        session.predictionReady.connect(self._prediction_ready)
-        session.layerStarted.connect(self._layer_started)
-        session.layerReady.connect(self._layer_ready)
-        session.layerFailed.connect(self._layer_failed)
-        session.layerCancelled.connect(self._layer_cancelled)
-        session.overlapReady.connect(self._overlap_ready)
-        results.limeRequested.connect(self.run_lime)
-        results.limeCancelled.connect(lambda: session.cancel("lime"))
-        results.methodSelected.connect(image_list.show_badge)
+    state: AppState
+    session: Session
+    canvas: ImageCanvas
+    results: ResultsPanel
+    image_list: ImageList
+    settings: AppSettings
+    status: StatusPanel
+    notify: Notify
+
+    @property
+    def layers(self) -> LayerPanel:
+        return self.results.layers
+
+    def __post_init__(self) -> None:
+        self.session.imageShown.connect(self._image_shown)
+        self.session.predictionReady.connect(self._prediction_ready)
+        self.session.layerStarted.connect(self._layer_started)
+        self.session.layerReady.connect(self._layer_ready)
+        self.session.layerFailed.connect(self._layer_failed)
+        self.session.layerCancelled.connect(self._layer_cancelled)
+        self.session.overlapReady.connect(self._overlap_ready)
+        self.results.limeRequested.connect(self.run_lime)
+        self.results.limeCancelled.connect(lambda: self.session.cancel("lime"))
+        self.results.methodSelected.connect(self.image_list.show_badge)
         self.layers.changed.connect(self._options_changed)
         for method in METHODS:
             self._style(method)
-        state.layer_methods = self._auto_methods()
+        self.state.layer_methods = self._auto_methods()
 
     def handlers(self) -> Handlers:
         toggles = {layer_action(number): _toggler(self.layers.toggle, number - 1)
-                   for number in range(1, min(len(METHODS), LAYER_KEYS) + 1)}
+                   for number in layer_numbers()}
         return {**toggles, "run_lime": self.run_lime}
 
     # -- options -------------------------------------------------------------------------

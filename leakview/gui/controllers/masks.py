@@ -3,6 +3,7 @@ File > Import masks (LabelMe / COCO, written by ``masks.import_masks``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -25,37 +26,38 @@ NO_REGION = ("No expected region yet: draw one (P, R, E, B) or import masks; the
              "need it.")
 
 
+@dataclass(eq=False, repr=False)
 class MaskController:
     """Keeps the drawing tools on the current image's mask document (and its undo stack)."""
 
-    def __init__(self, state: AppState, session: Session, store: MaskStore, runner: JobRunner,
-                 drawing: DrawingController, canvas: ImageCanvas, undo_group: QUndoGroup,
-                 image_list: ImageList, results: ResultsPanel, status: StatusPanel,
-                 hover_label: QLabel, tool_actions: Mapping[Tool, QAction], notify: Notify,
-                 parent: QWidget) -> None:
-        self.state = state
-        self.session = session
-        self.store = store
-        self.runner = runner
-        self.drawing = drawing
-        self.canvas = canvas
-        self.undo_group = undo_group
-        self.image_list = image_list
-        self.results = results
-        self.status = status
-        self.hover_label = hover_label
-        self.tool_actions = dict(tool_actions)
-        self.notify = notify
-        self.parent = parent
-        self.tool_group = QActionGroup(parent)
+    state: AppState
+    session: Session
+    store: MaskStore
+    runner: JobRunner
+    drawing: DrawingController
+    canvas: ImageCanvas
+    undo_group: QUndoGroup
+    image_list: ImageList
+    results: ResultsPanel
+    status: StatusPanel
+    hover_label: QLabel
+    tool_actions: Mapping[Tool, QAction]
+    notify: Notify
+    parent: QWidget
+
+    tool_group: QActionGroup = field(init=False)
+    """The tool actions: one is checked, the active tool."""
+
+    def __post_init__(self) -> None:
+        self.tool_group = QActionGroup(self.parent)
         for action in self.tool_actions.values():
             self.tool_group.addAction(action)
         self.tool_actions[Tool.PAN].setChecked(True)
-        session.maskChanged.connect(self.show_document)
-        drawing.toolChanged.connect(self._tool_changed)
-        drawing.radiusChanged.connect(
-            lambda radius: status.set_extra(f"Brush radius {radius:.0f} px"))
-        canvas.hovered.connect(self._hovered)
+        self.session.maskChanged.connect(self.show_document)
+        self.drawing.toolChanged.connect(self._tool_changed)
+        self.drawing.radiusChanged.connect(
+            lambda radius: self.status.set_extra(f"Brush radius {radius:.0f} px"))
+        self.canvas.hovered.connect(self._hovered)
 
     def handlers(self) -> Handlers:
         tools = {tool_action(tool): _picker(self.drawing, tool) for tool in self.tool_actions}
@@ -78,7 +80,7 @@ class MaskController:
 
     def detach(self) -> None:
         """No document to draw on (no image, or it failed to load)."""
-        self.undo_group.setActiveStack(None)
+        self.undo_group.setActiveStack(None)  # type: ignore[arg-type]  (None: no stack)
         self.drawing.set_document(None)
 
     # -- tools and hover -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtGui import QAction
@@ -21,32 +22,31 @@ from leakview.gui.status import MessageBar, Notify
 MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
 
 
+@dataclass(eq=False, repr=False)
 class ModelController:
     """Loads models through the session; a new model starts the folder analysis over."""
 
-    def __init__(self, state: AppState, session: Session, analysis: FolderAnalysis,
-                 results: ResultsPanel, image_list: ImageList, canvas: ImageCanvas,
-                 settings: AppSettings, model_menu: QMenu, open_action: QAction,
-                 messages: MessageBar, notify: Notify, parent: QWidget) -> None:
-        self.state = state
-        self.session = session
-        self.analysis = analysis
-        self.results = results
-        self.image_list = image_list
-        self.canvas = canvas
-        self.settings = settings
-        self.model_menu = model_menu
-        self.open_action = open_action
-        self.messages = messages
-        self.notify = notify
-        self.parent = parent
-        results.model_picker.set_recent(settings.recent("recent_models"))
-        results.model_picker.chosen.connect(self.open_model)
-        results.model_picker.openRequested.connect(self.choose_model)
-        model_menu.aboutToShow.connect(self.fill_model_menu)
-        session.modelChanged.connect(self._model_changed)
-        session.modelFailed.connect(
-            lambda path, reason: notify(f"Cannot load model {path}: {reason}", "error"))
+    state: AppState
+    session: Session
+    analysis: FolderAnalysis
+    results: ResultsPanel
+    image_list: ImageList
+    canvas: ImageCanvas
+    settings: AppSettings
+    model_menu: QMenu
+    open_action: QAction
+    messages: MessageBar
+    notify: Notify
+    parent: QWidget
+
+    def __post_init__(self) -> None:
+        self.results.model_picker.set_recent(self.settings.recent("recent_models"))
+        self.results.model_picker.chosen.connect(self.open_model)
+        self.results.model_picker.openRequested.connect(self.choose_model)
+        self.model_menu.aboutToShow.connect(self.fill_model_menu)
+        self.session.modelChanged.connect(self._model_changed)
+        self.session.modelFailed.connect(
+            lambda path, reason: self.notify(f"Cannot load model {path}: {reason}", "error"))
 
     def handlers(self) -> Handlers:
         return {"open_model": self.choose_model}
