@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from psygnal import SignalGroupDescriptor
 
@@ -25,6 +25,7 @@ from leakview.verdict import VerdictRule
 
 if TYPE_CHECKING:
     from leakview.models import LoadedModel
+    from leakview.scanrow import ScanRow
 
 DEFAULT_METHODS: tuple[str, ...] = ("saliency",)
 """Methods ticked for "Analyze folder" until the user chooses."""
@@ -61,8 +62,8 @@ class AppState:
     """The layers computed automatically for every image shown (LIME never is)."""
     image: Path | None = None
     """The image on screen (being loaded or shown)."""
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    """The folder analysis's CSV rows so far (assign a new list: appending emits nothing)."""
+    rows: list[ScanRow] = field(default_factory=list)
+    """The folder analysis's rows so far (assign a new list: appending emits nothing)."""
     summary: dict[str, Any] | None = None
     """The folder summary (``report.summarize``) once an analysis ended, else None."""
 
@@ -74,7 +75,7 @@ class AppState:
         self.rows = []
         self.summary = None
 
-    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+    def add_rows(self, rows: Sequence[ScanRow]) -> None:
         """Append one image's rows (a new list, so ``rows`` emits)."""
         if rows:
             self.rows = self.rows + list(rows)

@@ -15,6 +15,7 @@ import torch
 from leakview.appstate import DEFAULT_LAYERS, DEFAULT_METHODS, AppState
 from leakview.models import LoadedModel
 from leakview.scan import ScanOptions
+from leakview.scanrow import ScanRow
 from leakview.verdict import VerdictRule
 
 QT_MODULES = ("PySide6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy", "shiboken6")
@@ -53,7 +54,7 @@ def test_every_field_signals_a_change_once_and_a_repeat_never() -> None:
         "methods": (("saliency", "lime"), ("gradcam",)),
         "layer_methods": (("smoothgrad",), ()),
         "image": (Path("/data/a/x.png"), Path("/data/a/y.png")),
-        "rows": ([{"image": "x.png"}], [{"image": "y.png"}]),
+        "rows": ([ScanRow("x.png")], [ScanRow("y.png")]),
         "summary": ({"verdict": "ok"}, {"verdict": "leak"}),
     }
     state = AppState()
@@ -68,14 +69,15 @@ def test_every_field_signals_a_change_once_and_a_repeat_never() -> None:
 
 
 def test_equal_values_emit_nothing() -> None:
+    row = ScanRow("x.png", method="saliency", leak_flag=1)
     state = AppState(root=Path("/data"), rule=VerdictRule(0.3, 0.4), methods=("saliency",),
-                     rows=[{"image": "x.png", "leak_flag": 1}])
+                     rows=[row])
     calls: list[object] = []
     state.events.connect(calls.append)         # every field's signal
     state.root = Path("/data")
     state.rule = VerdictRule(0.3, 0.4)
     state.methods = ("saliency",)
-    state.rows = [{"image": "x.png", "leak_flag": 1}]
+    state.rows = [row]
     state.target = None
     assert calls == []
 
@@ -97,10 +99,11 @@ def test_results_are_replaced_not_mutated() -> None:
     rows = _recorder(state, "rows")
     summaries = _recorder(state, "summary")
     state.add_rows([])                         # nothing to add: no signal
-    state.add_rows([{"image": "a.png"}])
+    first = ScanRow("a.png")
+    state.add_rows([first])
     kept = state.rows
-    state.add_rows([{"image": "b.png"}, {"image": "c.png"}])
-    assert kept == [{"image": "a.png"}]        # the list handed out before is unchanged
+    state.add_rows([ScanRow("b.png"), ScanRow("c.png")])
+    assert kept == [first]                     # the list handed out before is unchanged
     assert [row["image"] for row in state.rows] == ["a.png", "b.png", "c.png"]
     assert len(rows) == 2
     state.summary = {"verdict": "ok"}

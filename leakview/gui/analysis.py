@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, Signal
 from leakview.appstate import AppState
 from leakview.atlas import Atlas, AtlasBuilder
 from leakview.report import summarize
-from leakview.scan import ImageResult, ScanOptions, scan
+from leakview.scan import ImageResult, ScanOptions, ScanRow, scan
 from leakview.verdict import VerdictRule, rejudge
 from leakview.gui.workers import Job, JobRunner
 
@@ -59,7 +59,7 @@ class FolderAnalysis(QObject):
 
     # -- the results, kept in the state ---------------------------------------------------
     @property
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[ScanRow]:
         return self.state.rows
 
     @property
@@ -86,9 +86,9 @@ class FolderAnalysis(QObject):
         self.state.rows = rows
         self.state.summary = summarize(rows, rule)
 
-    def rows_by_image(self) -> dict[Path, list[dict[str, Any]]]:
+    def rows_by_image(self) -> dict[Path, list[ScanRow]]:
         root = self.state.root or Path()
-        grouped: dict[Path, list[dict[str, Any]]] = {}
+        grouped: dict[Path, list[ScanRow]] = {}
         for row in self.state.rows:
             grouped.setdefault(root / row["image"], []).append(row)
         return grouped

@@ -30,7 +30,7 @@ from leakview.attribution import METHODS, Attribution, explain
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
-from leakview.scan import ScanOptions, ScanRow, score_attribution
+from leakview.scan import ScanRow, score_attribution
 from leakview.verdict import VerdictRule
 from leakview.gui.mask_doc import MaskDocument, MaskStore
 from leakview.gui.workers import Job, JobRunner
@@ -254,10 +254,11 @@ class Session(QObject):
         document = self.document
         if document is None:
             return
-        mask, problem = find_mask(document.image_root or document.image_path.parent,
-                                  document.image_path, document.masks_root, document.shape)
-        if problem is not None:
-            self.message.emit(f"{document.image_path.name}: mask ignored: {problem.reason}")
+        try:
+            mask = read_mask(document.mask_file, document.shape) \
+                if document.mask_file.is_file() else None
+        except MaskError as error:
+            self.message.emit(f"{document.image_path.name}: mask ignored: {error.reason}")
             return
         if mask is not None:
             document.edit(mask, "Import masks")

@@ -4,12 +4,13 @@ LIME, the top-5 prediction and the overlap table of the image on screen."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, resolve_options
+from leakview.scan import ScanRow
 from leakview.gui.actions import Handlers, layer_action, layer_numbers
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
@@ -125,7 +126,7 @@ class LayerController:
         if method == "lime":
             self.results.set_lime_running(False)
 
-    def _overlap_ready(self, key: str, rows: list[dict[str, Any]]) -> None:
+    def _overlap_ready(self, key: str, rows: list[ScanRow]) -> None:
         shown = self.session.image
         if shown is not None and key == str(shown.path):
             self.results.set_overlap(rows)
