@@ -32,6 +32,8 @@ METRIC_SHORT = {"mask_area_frac": "area", "mass_in_mask": "mass", "rank_accuracy
                 "concentration": "conc."}
 IMAGE_RULE_TIP = ("LEAK when less than this share of the image's 5% most-attributed pixels lies "
                   "in the expected region (scaled down for masks smaller than 5% of the image)")
+NO_REGION = ("No expected region yet: draw one (P, R, E, B) or import masks; the metrics "
+             "need it.")
 FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of the images it "
                    "could judge (those with a mask) is flagged; applies to Analyze folder")
 
@@ -336,6 +338,10 @@ class ResultsPanel(QWidget):
         self.lime_button.setText("LIME running…" if running else "Run LIME  (L)")
 
     # -- overlap -------------------------------------------------------------------------------
+    def show_region(self, present: bool) -> None:
+        """Whether the image has an expected region (without one, say how to make it)."""
+        self.mask_note.setText("" if present else NO_REGION)
+
     def set_overlap(self, rows: list[dict[str, Any]]) -> None:
         selected = self.selected_method()
         self.rows = rows

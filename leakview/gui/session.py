@@ -31,7 +31,6 @@ from leakview.images import load_image, relative_name, true_label
 from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
 from leakview.scan import ScanRow, score_attribution
-from leakview.verdict import VerdictRule
 from leakview.gui.mask_doc import MaskDocument, MaskStore
 from leakview.gui.workers import Job, JobRunner
 
@@ -125,14 +124,6 @@ class Session(QObject):
     @property
     def target(self) -> int | None:
         return self.state.target
-
-    @property
-    def rule(self) -> VerdictRule:
-        return self.state.rule
-
-    @property
-    def topk_fraction(self) -> float:
-        return self.state.topk_fraction
 
     @property
     def auto_methods(self) -> tuple[str, ...]:
@@ -449,7 +440,7 @@ class Session(QObject):
         probabilities = self.probabilities
         mask = self.document.mask if self.document is not None else None
         attributions = dict(self.attributions)
-        label, topk_fraction, rule = self.label(), self.topk_fraction, self.rule
+        label, topk_fraction, rule = self.label(), self.state.topk_fraction, self.state.rule
 
         def work(ctx) -> list[ScanRow]:
             return [score_attribution(shown.name, label, model.classes, probabilities, method,

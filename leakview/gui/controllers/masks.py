@@ -22,10 +22,6 @@ from leakview.gui.session import Session
 from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
 
-NO_REGION = ("No expected region yet: draw one (P, R, E, B) or import masks; the metrics "
-             "need it.")
-
-
 @dataclass(eq=False, repr=False)
 class MaskController:
     """Keeps the drawing tools on the current image's mask document (and its undo stack)."""
@@ -75,8 +71,7 @@ class MaskController:
             self.undo_group.setActiveStack(document.stack)
         self.canvas.set_mask(document.mask)
         self.image_list.model.mark_mask(document.image_path, document.mask is not None)
-        self.results.mask_note.setText(
-            "" if document.mask is not None and document.mask.any() else NO_REGION)
+        self.results.show_region(document.mask is not None and bool(document.mask.any()))
 
     def detach(self) -> None:
         """No document to draw on (no image, or it failed to load)."""
