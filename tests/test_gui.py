@@ -521,7 +521,7 @@ def test_closing_while_jobs_run_does_not_hang(qtbot, make_window, folder, tiny_m
     window.results.lime_form.set_values({"samples": 500000, "batch_size": 100})
     key(qtbot, window.canvas, Qt.Key.Key_L)
     window.folder_panel.set_methods(("smoothgrad",))
-    window.on_analyze_folder()
+    window.actions["analyze_folder"].trigger()
     qtbot.waitUntil(lambda: "lime" in window.session.running, timeout=5000)
     key(qtbot, window.canvas, Qt.Key.Key_R)
     start, end = viewport_point(window, 2, 2), viewport_point(window, 9, 9)

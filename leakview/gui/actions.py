@@ -1,24 +1,60 @@
 """Menus, actions and keyboard shortcuts, declared once in :data:`ACTIONS`; Help > Shortcuts is
-generated from the same table."""
+generated from the same table. The drawing tools' actions (``tool_<tool>``) come from the tool
+list (:mod:`leakview.gui.drawing`), the layer toggles (``layer_<n>``) from the attribution
+registry (``attribution.METHODS``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QHeaderView, QMainWindow, QMenu, QTableWidget, \
-    QTableWidgetItem, QVBoxLayout, QWidget
+    QTableWidgetItem, QToolBar, QVBoxLayout, QWidget
+
+from leakview.attribution import METHODS
+from leakview.gui.drawing import TOOL_KEYS, TOOL_LABELS, Tool, tool_text
+from leakview.gui.layers import LAYER_KEYS
 
 
 @dataclass(frozen=True)
 class ActionSpec:
-    name: str        # also the window method called (``on_<name>``) unless ``slot`` is given
+    name: str        # the key of its handler (see :func:`build_actions`)
     text: str
     shortcuts: tuple[str, ...] = ()
     menu: str = ""   # "" = shortcut only (still listed in Help > Shortcuts)
     checkable: bool = False
     tip: str = ""
+    icon_text: str = ""  # the tool bar's shorter text, when it has one
+
+
+def tool_action(tool: Tool) -> str:
+    """The name of the action that picks ``tool``."""
+    return f"tool_{tool.value}"
+
+
+def layer_action(number: int) -> str:
+    """The name of the action that toggles layer ``number`` (1-based)."""
+    return f"layer_{number}"
+
+
+def tool_specs() -> tuple[ActionSpec, ...]:
+    """One checkable action per drawing tool, with its key."""
+    return tuple(ActionSpec(tool_action(tool), tool_text(tool), (TOOL_KEYS[tool],), "&Draw",
+                            True, icon_text=TOOL_LABELS[tool]) for tool in Tool)
+
+
+def layer_numbers() -> range:
+    """1, 2, ...: the layers (registered methods, in order) that have a toggle key."""
+    return range(1, min(len(METHODS), LAYER_KEYS) + 1)
+
+
+def layer_specs() -> tuple[ActionSpec, ...]:
+    """"Toggle layer N (its method)" with the key N, for each of :func:`layer_numbers`."""
+    labels = [info.label for info in METHODS.values()]
+    return tuple(ActionSpec(layer_action(number), f"Toggle layer {number} "
+                            f"({labels[number - 1]})", (str(number),), "&View")
+                 for number in layer_numbers())
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -30,32 +66,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("export_figure", "Export current &figure (PNG)…", ("Ctrl+E",), "&File"),
     ActionSpec("export_summary", "Export summary &JSON…", (), "&File"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "&File"),
-    ActionSpec("tool_pan", "&Pan / select", ("V",), "&Draw", True),
-    ActionSpec("tool_polygon", "P&olygon (Enter or double-click closes, Esc cancels)", ("P",),
-               "&Draw", True),
-    ActionSpec("tool_rectangle", "&Rectangle", ("R",), "&Draw", True),
-    ActionSpec("tool_ellipse", "&Ellipse", ("E",), "&Draw", True),
-    ActionSpec("tool_brush", "&Brush", ("B",), "&Draw", True),
-    ActionSpec("tool_eraser", "Era&ser", ("X",), "&Draw", True),
+    *tool_specs(),
     ActionSpec("brush_smaller", "Smaller brush", ("[",), "&Draw"),
     ActionSpec("brush_bigger", "Bigger brush", ("]",), "&Draw"),
     ActionSpec("clear_mask", "&Clear mask", ("Del",), "&Draw"),
     ActionSpec("next_image", "&Next image", ("D", "PgDown"), "&View"),
     ActionSpec("previous_image", "&Previous image", ("A", "PgUp"), "&View"),
     ActionSpec("fit", "&Fit image", ("F",), "&View"),
-    ActionSpec("one_to_one", "&1:1 (one image pixel per screen pixel)", ("Ctrl+0",), "&View"),
+    ActionSpec("one_to_one", "&1:1 (one image pixel per screen pixel)", ("Ctrl+0",), "&View",
+               icon_text="1:1"),
     ActionSpec("zoom_in", "Zoom in", ("+", "="), "&View"),
     ActionSpec("zoom_out", "Zoom out", ("-",), "&View"),
     ActionSpec("side_by_side", "&Side by side (original | saliency | LIME)", ("T",), "&View",
-               True),
-    ActionSpec("layer_1", "Toggle layer 1 (Saliency)", ("1",), "&View"),
-    ActionSpec("layer_2", "Toggle layer 2 (SmoothGrad)", ("2",), "&View"),
-    ActionSpec("layer_3", "Toggle layer 3 (Integrated gradients)", ("3",), "&View"),
-    ActionSpec("layer_4", "Toggle layer 4 (Grad-CAM)", ("4",), "&View"),
-    ActionSpec("layer_5", "Toggle layer 5 (LIME)", ("5",), "&View"),
+               True, icon_text="Side by side"),
+    *layer_specs(),
     ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model"),
-    ActionSpec("run_lime", "Run &LIME on this image", ("L",), "&Analysis"),
-    ActionSpec("analyze_folder", "&Analyze folder", ("Ctrl+R",), "&Analysis"),
+    ActionSpec("run_lime", "Run &LIME on this image", ("L",), "&Analysis", icon_text="LIME"),
+    ActionSpec("analyze_folder", "&Analyze folder", ("Ctrl+R",), "&Analysis",
+               icon_text="Analyze folder"),
     ActionSpec("cancel_jobs", "&Cancel running jobs", ("Ctrl+.",), "&Analysis"),
     ActionSpec("run_canary", "Run &canary…", (), "&Tools",
                tip="Plant a leak in a copy of the data, train a clean and a leaky model, and "
@@ -64,15 +92,21 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("about", "&About leakview", (), "&Help"),
 )
 
+Handlers = Mapping[str, Callable[[], object]]
+"""What each action calls, by action name (a controller's ``handlers()``)."""
+
 MENU_ORDER = ("&File", "&Edit", "&Draw", "&View", "&Model", "&Analysis", "&Tools", "&Help")
 UNDO_KEYS = ("Ctrl+Z",)
 REDO_KEYS = ("Ctrl+Shift+Z", "Ctrl+Y")
+TOOLBAR: tuple[str | None, ...] = (
+    *(tool_action(tool) for tool in Tool), None,
+    "clear_mask", "fit", "one_to_one", "side_by_side", "run_lime", "analyze_folder")
+"""The tool bar's actions in order (None: a separator)."""
 
 
-def build_actions(window: QMainWindow, handler: Callable[[str], Callable]
-                  ) -> tuple[dict[str, QAction], dict[str, QMenu]]:
+def build_actions(window: QMainWindow) -> tuple[dict[str, QAction], dict[str, QMenu]]:
     """Create every action (added to the window so shortcuts work everywhere in it) and the
-    menus; ``handler(name)`` returns the callable an action triggers."""
+    menus; :func:`connect_actions` gives them their handlers."""
     menus = {title: window.menuBar().addMenu(title) for title in MENU_ORDER}
     actions: dict[str, QAction] = {}
     for spec in ACTIONS:
@@ -83,7 +117,8 @@ def build_actions(window: QMainWindow, handler: Callable[[str], Callable]
         action.setCheckable(spec.checkable)
         if spec.tip:
             action.setStatusTip(spec.tip)
-        action.triggered.connect(handler(spec.name))
+        if spec.icon_text:
+            action.setIconText(spec.icon_text)
         window.addAction(action)
         if spec.menu:
             menus[spec.menu].addAction(action)
@@ -93,6 +128,28 @@ def build_actions(window: QMainWindow, handler: Callable[[str], Callable]
         menu = menus[next(spec.menu for spec in ACTIONS if spec.name == name)]
         menu.insertSeparator(actions[name])
     return actions, menus
+
+
+def connect_actions(actions: Mapping[str, QAction], handlers: Handlers) -> None:
+    """Each action of :data:`ACTIONS` calls ``handlers[its name]``; a table action without a
+    handler, or a handler without its action, is a ValueError."""
+    names = {spec.name for spec in ACTIONS}
+    missing, unknown = names - set(handlers), set(handlers) - names
+    if missing or unknown:
+        raise ValueError(f"actions without a handler: {sorted(missing)}; handlers without an "
+                         f"action: {sorted(unknown)}")
+    for name in names:
+        handler = handlers[name]
+        actions[name].triggered.connect(lambda _checked=False, call=handler: call())
+
+
+def fill_toolbar(bar: QToolBar, actions: Mapping[str, QAction]) -> None:
+    """Put the :data:`TOOLBAR` actions on ``bar``."""
+    for name in TOOLBAR:
+        if name is None:
+            bar.addSeparator()
+        else:
+            bar.addAction(actions[name])
 
 
 def shortcut_rows() -> list[tuple[str, str]]:

@@ -10,6 +10,11 @@ hooks or gradients with the interactive layers computed meanwhile. Its rows are 
 rows ``leakview scan`` writes for the same folder, model, methods and options (same function,
 same options, same batch size); :mod:`leakview.gui.exporting` writes them with the same CSV
 writer and columns.
+
+The folder, model, masks root, rule and top-k fraction come from the window's
+:class:`leakview.appstate.AppState`, and the rows and summary go there (``state.rows``,
+``state.summary``). A new rule in the state re-judges a finished analysis at once;
+:meth:`FolderAnalysis.reset` (a new folder or model) drops a running one and its results.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from typing import Any, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
+from leakview.appstate import AppState
 from leakview.atlas import Atlas, AtlasBuilder
-from leakview.models import LoadedModel
 from leakview.report import summarize
-from leakview.scan import ImageResult, ScanOptions, scan
+from leakview.scan import ImageResult, ScanOptions, ScanRow, scan
 from leakview.verdict import VerdictRule, rejudge
 from leakview.gui.workers import Job, JobRunner
 
@@ -35,28 +40,39 @@ class FolderAnalysis(QObject):
     failed = Signal(str)
     atlasReady = Signal(object)    # {method: Atlas}, after finished (complete or partial)
     resultJudged = Signal(object, object)  # image path, its rows flagged under a new rule
+    cleared = Signal()             # results dropped (reset): nothing analysed
 
-    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+    def __init__(self, state: AppState, runner: JobRunner, parent: QObject | None = None
+                 ) -> None:
         super().__init__(parent)
+        self.state = state
         self.runner = runner
-        self.rows: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] | None = None
         self.complete = False
-        self.root: Path | None = None
         self.methods: tuple[str, ...] = ()
         self.model_source = ""
-        self.rule = VerdictRule()
-        self.topk_fraction = ScanOptions().topk_fraction
         self.total = 0
         self.done = 0
         self.job: Job | None = None
         self.atlases: dict[str, Atlas] = {}
         self._run = 0
+        state.events.rule.connect(self._rule_changed)
 
-    def set_rule(self, rule: VerdictRule) -> None:
+    # -- the results, kept in the state ---------------------------------------------------
+    @property
+    def rows(self) -> list[ScanRow]:
+        return self.state.rows
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        return self.state.summary
+
+    @property
+    def rule(self) -> VerdictRule:
+        return self.state.rule
+
+    def _rule_changed(self) -> None:
         """New thresholds: flags and verdict of a finished analysis are judged again at once
         (a running one is judged under the new rule when it ends)."""
-        self.rule = rule
         if self.running() or self.summary is None:
             return
         self._rejudge()
@@ -65,14 +81,29 @@ class FolderAnalysis(QObject):
         self.finished.emit(self.summary)
 
     def _rejudge(self) -> None:
-        self.rows = rejudge(self.rows, self.rule, self.topk_fraction)
-        self.summary = summarize(self.rows, self.rule)
+        rule = self.state.rule
+        rows = rejudge(self.state.rows, rule, self.state.topk_fraction)
+        self.state.rows = rows
+        self.state.summary = summarize(rows, rule)
 
-    def rows_by_image(self) -> dict[Path, list[dict[str, Any]]]:
-        grouped: dict[Path, list[dict[str, Any]]] = {}
-        for row in self.rows:
-            grouped.setdefault(self.root / row["image"], []).append(row)
+    def rows_by_image(self) -> dict[Path, list[ScanRow]]:
+        root = self.state.root or Path()
+        grouped: dict[Path, list[ScanRow]] = {}
+        for row in self.state.rows:
+            grouped.setdefault(root / row["image"], []).append(row)
         return grouped
+
+    def reset(self) -> None:
+        """Drop the running analysis (its late results are ignored) and every result."""
+        self._run += 1
+        if self.job is not None:
+            self.job.cancel()
+        self.job = None
+        self.complete = False
+        self.atlases = {}
+        self.total = self.done = 0
+        self.state.clear_results()
+        self.cleared.emit()
 
     def running(self) -> bool:
         return self.job is not None and not self.job.should_stop()
@@ -81,20 +112,25 @@ class FolderAnalysis(QObject):
         if self.job is not None:
             self.job.cancel()
 
-    def start(self, model: LoadedModel, root: Path, paths: Sequence[Path],
-              methods: Sequence[str], method_options: dict[str, dict[str, Any]] | None = None,
-              rule: VerdictRule | None = None, masks_root: Path | None = None,
+    def start(self, paths: Sequence[Path], methods: Sequence[str],
+              method_options: dict[str, dict[str, Any]] | None = None,
               batch_size: int = 16) -> Job:
+        """Scan ``paths`` (images of the state's folder) with the state's model, masks root,
+        rule and top-k fraction."""
+        state = self.state
+        model, root = state.model, state.root
+        if model is None or root is None:
+            raise ValueError("Analyze folder needs an open folder and a loaded model")
         self.cancel()
         self._run += 1
         run = self._run
-        self.rule = rule or VerdictRule()
         options = ScanOptions(methods=tuple(methods), method_options=dict(method_options or {}),
-                              masks_root=masks_root, batch_size=batch_size, rule=self.rule,
-                              topk_fraction=self.topk_fraction)
-        self.rows, self.summary, self.complete = [], None, False
+                              masks_root=state.masks_root, batch_size=batch_size,
+                              rule=state.rule, topk_fraction=state.topk_fraction)
+        state.clear_results()
+        self.complete = False
         self.atlases = {}
-        self.root, self.methods = Path(root), tuple(methods)
+        self.methods = tuple(methods)
         self.model_source = str(model.source) if model.source else ""
         self.total, self.done = len(paths), 0
         paths = list(paths)
@@ -124,7 +160,7 @@ class FolderAnalysis(QObject):
         def progress(payload: tuple) -> None:
             self.done = payload[0]
             result: ImageResult = payload[2]
-            self.rows.extend(result.rows)
+            self.state.add_rows(result.rows)
             self.resultReady.emit(result)
 
         def finish(complete: bool) -> None:

@@ -37,6 +37,22 @@ class Tool(str, Enum):
 
 TOOL_LABELS = {Tool.PAN: "Pan / select", Tool.POLYGON: "Polygon", Tool.RECTANGLE: "Rectangle",
                Tool.ELLIPSE: "Ellipse", Tool.BRUSH: "Brush", Tool.ERASER: "Eraser"}
+TOOL_KEYS = {Tool.PAN: "V", Tool.POLYGON: "P", Tool.RECTANGLE: "R", Tool.ELLIPSE: "E",
+             Tool.BRUSH: "B", Tool.ERASER: "X"}
+TOOL_NOTES = {Tool.POLYGON: "Enter or double-click closes, Esc cancels"}
+"""Said in the tool's menu entry (and in Help > Shortcuts) after its label."""
+TOOL_HINTS = {Tool.PAN: "drag to pan, wheel to zoom",
+              Tool.POLYGON: "click vertices; Enter or double-click closes; Esc cancels",
+              Tool.RECTANGLE: "drag a box", Tool.ELLIPSE: "drag a box",
+              Tool.BRUSH: "drag to paint; [ and ] change the size",
+              Tool.ERASER: "drag to erase; [ and ] change the size"}
+"""The status bar's line while the tool is active."""
+
+
+def tool_text(tool: Tool) -> str:
+    """The tool's menu entry: its label and its note."""
+    note = TOOL_NOTES.get(tool)
+    return f"{TOOL_LABELS[tool]} ({note})" if note else TOOL_LABELS[tool]
 
 
 class DrawingController(QObject):

@@ -1,7 +1,8 @@
 """The folder-analysis panel: methods to scan, Analyze / Cancel / Export buttons, the folder
 verdict, and two tabs: the per-class summary (``report.summarize`` output, shown as it is) and
 the class atlas (:mod:`leakview.atlas`: the mean attribution map per predicted class, drawn by
-``atlas.class_panel``, with the hot-spot flag of each class)."""
+``atlas.class_panel``, with the hot-spot flag of each class). The ticked methods are the
+window's ``AppState.methods``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxL
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from leakview.appstate import AppState
 from leakview.atlas import Atlas, ClassAtlas, class_panel
 from leakview.attribution import METHODS
 from leakview.verdict import LEAK, OK
@@ -27,6 +29,8 @@ VERDICT_STYLE = {
 }
 SUMMARY_COLUMNS = ("class", "method", "images", "errors", "mass_in_mask", "flag rate",
                    "accuracy")
+VERDICT_BASE_STYLE = "font-size: 15px; font-weight: bold; padding: 6px;"
+NOT_ANALYSED = "Not analysed yet"
 
 
 class FolderPanel(QWidget):
@@ -35,8 +39,9 @@ class FolderPanel(QWidget):
     exportCsvRequested = Signal()
     exportSummaryRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         left = QVBoxLayout()
@@ -46,7 +51,8 @@ class FolderPanel(QWidget):
         for number, (method, info) in enumerate(METHODS.items()):
             box = QCheckBox(info.label)
             box.setToolTip(info.description)
-            box.setChecked(method == "saliency")
+            box.setChecked(method in state.methods)
+            box.toggled.connect(self._methods_ticked)
             self.method_boxes[method] = box
             methods.addWidget(box, number // 3, 1 + number % 3)
         left.addLayout(methods)
@@ -63,10 +69,10 @@ class FolderPanel(QWidget):
         for button in (self.analyze, self.cancel, self.export_csv, self.export_summary):
             buttons.addWidget(button)
         left.addLayout(buttons)
-        self.verdict = QLabel("Not analysed yet")
+        self.verdict = QLabel(NOT_ANALYSED)
         self.verdict.setObjectName("verdict")
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.verdict.setStyleSheet("font-size: 15px; font-weight: bold; padding: 6px;")
+        self.verdict.setStyleSheet(VERDICT_BASE_STYLE)
         left.addWidget(self.verdict)
         self.details = QLabel("")
         self.details.setWordWrap(True)
@@ -88,6 +94,7 @@ class FolderPanel(QWidget):
         self.atlas.flaggedChanged.connect(self._atlas_title)
         layout.addWidget(self.tabs, 3)
         self.set_exportable(False)
+        state.events.methods.connect(self._show_methods)
 
     def _atlas_title(self, flagged: int) -> None:
         index = self.tabs.indexOf(self.atlas)
@@ -97,15 +104,39 @@ class FolderPanel(QWidget):
         return tuple(method for method, box in self.method_boxes.items() if box.isChecked())
 
     def set_methods(self, methods: tuple[str, ...]) -> None:
+        """Tick exactly ``methods`` (they become the state's)."""
+        self._show_methods(methods)
+        self._methods_ticked()
+
+    def _show_methods(self, methods: tuple[str, ...]) -> None:
         for method, box in self.method_boxes.items():
+            box.blockSignals(True)
             box.setChecked(method in methods)
+            box.blockSignals(False)
+
+    def _methods_ticked(self) -> None:
+        self.state.methods = self.methods()
 
     def set_running(self, running: bool, done: int = 0, total: int = 0) -> None:
         self.analyze.setEnabled(not running)
         self.cancel.setEnabled(running)
         if running:
             self.verdict.setText(f"Analyzing… {done}/{total}")
-            self.verdict.setStyleSheet("font-size: 15px; font-weight: bold; padding: 6px;")
+            self.verdict.setStyleSheet(VERDICT_BASE_STYLE)
+
+    def reset(self) -> None:
+        """Nothing analysed: the panel as it first appears (the atlas emptied too)."""
+        self.set_running(False)
+        self.verdict.setText(NOT_ANALYSED)
+        self.verdict.setStyleSheet(VERDICT_BASE_STYLE)
+        self.details.setText("")
+        self.table.setRowCount(0)
+        self.set_exportable(False)
+        self.atlas.clear()
+
+    def show_failure(self) -> None:
+        self.set_running(False)
+        self.verdict.setText("Analysis failed")
 
     def set_exportable(self, exportable: bool) -> None:
         self.export_csv.setEnabled(exportable)
@@ -116,7 +147,7 @@ class FolderPanel(QWidget):
         verdict = summary["verdict"]
         suffix = "" if complete else f" (partial: {images}/{total})"
         self.verdict.setText(f"Verdict: {verdict.upper()}{suffix}")
-        self.verdict.setStyleSheet("font-size: 15px; font-weight: bold; padding: 6px; "
+        self.verdict.setStyleSheet(VERDICT_BASE_STYLE + " "
                                    + VERDICT_STYLE.get(verdict, "background: #757575; "
                                                                 "color: white;"))
         rule = summary.get("rule", {})

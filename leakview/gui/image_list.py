@@ -5,6 +5,9 @@ Columns: name, true label (``images.true_label`` with the model's classes), pred
 confidence, mask present (checked lazily, only for rows Qt asks about), and a coloured badge of
 the chosen method's ``mass_in_mask`` / leak flag once known (from the image's own overlap rows
 or from "Analyze folder"). 10,000 rows show at once: every cell is computed on demand.
+
+The folder and the masks root are the window's :class:`leakview.appstate.AppState`'s; a new
+masks root re-checks the Mask column.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget)
 
+from leakview.appstate import AppState
 from leakview.csvio import parse_number
 from leakview.attribution import METHODS
 from leakview.images import relative_name, true_label
@@ -44,32 +48,43 @@ class ImageRow:
 
 
 class ImageTableModel(QAbstractTableModel):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, state: AppState, parent=None) -> None:
         super().__init__(parent)
-        self.root: Path | None = None
-        self.masks_root: Path | None = None
+        self.state = state
         self.rows: list[ImageRow] = []
         self.index_of: dict[str, int] = {}
         self.classes: Sequence[str] = ()
         self.badge_method = "saliency"
+        state.events.masks_root.connect(self.refresh_masks)
 
     # -- content ---------------------------------------------------------------------------
-    def set_images(self, root: Path, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
+    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
+        """List ``paths``, images of the state's folder."""
+        root = self.state.root
+        if root is None:
+            raise ValueError("set_images needs the state's folder")
         self.beginResetModel()
-        self.root = Path(root)
         self.classes = tuple(classes)
         self.rows = [ImageRow(path, relative_name(path, root)) for path in paths]
         self.index_of = {str(row.path): number for number, row in enumerate(self.rows)}
-        for row in self.rows:
-            row.label = true_label(row.path, self.root, self.classes) if self.classes else None
+        self._label_rows()
         self.endResetModel()
 
     def set_classes(self, classes: Sequence[str]) -> None:
         self.classes = tuple(classes)
+        self._label_rows()
         for row in self.rows:
-            row.label = true_label(row.path, self.root, self.classes) if self.classes else None
             row.predicted, row.confidence, row.results = "", None, {}
         self._changed_all()
+
+    def _label_rows(self) -> None:
+        root = self.state.root
+        for row in self.rows:
+            row.label = (true_label(row.path, root, self.classes)
+                         if self.classes and root is not None else None)
+
+    def paths(self) -> list[Path]:
+        return [row.path for row in self.rows]
 
     def set_badge_method(self, method: str) -> None:
         self.badge_method = method
@@ -112,7 +127,6 @@ class ImageTableModel(QAbstractTableModel):
             row.results[str(result["method"])] = (
                 parse_number(result.get("mass_in_mask")), None if flag is None else int(flag),
                 str(result.get("error") or ""))
-        row.has_mask = None
         self._row_changed(number)
 
     def refresh_masks(self) -> None:
@@ -127,9 +141,10 @@ class ImageTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(number, MASK), self.index(number, MASK))
 
     def _has_mask(self, row: ImageRow) -> bool:
-        if row.has_mask is None and self.root is not None:
+        root = self.state.root
+        if row.has_mask is None and root is not None:
             try:
-                row.has_mask = mask_path(self.root, row.path, self.masks_root).is_file()
+                row.has_mask = mask_path(root, row.path, self.state.masks_root).is_file()
             except (OSError, ValueError):
                 row.has_mask = False
         return bool(row.has_mask)
@@ -233,9 +248,9 @@ class ImageList(QWidget):
 
     current = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = ImageTableModel(self)
+        self.model = ImageTableModel(state, self)
         self.proxy = ImageFilter(self)
         self.proxy.setSourceModel(self.model)
         layout = QVBoxLayout(self)
@@ -288,9 +303,16 @@ class ImageList(QWidget):
         total, shown = len(self.model.rows), self.proxy.rowCount()
         self.count.setText(f"{total} images" if shown == total else f"{shown} of {total} images")
 
-    def set_images(self, root: Path, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
-        self.model.set_images(root, paths, classes)
+    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
+        """List ``paths`` (images of the state's folder) and select none."""
+        self.model.set_images(paths, classes)
         self._update_count()
+
+    def show_badge(self, method: str) -> None:
+        """Badge the images with ``method``'s result."""
+        index = self.badge.findData(method)
+        if index >= 0:
+            self.badge.setCurrentIndex(index)
 
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         if current.isValid():

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QLabel, QSizeP
 from leakview.attribution import METHODS
 from leakview.gui.settings import LayerOptions
 
+LAYER_KEYS = 9
+"""The first LAYER_KEYS layers toggle with the keys 1, 2, ... (their number is shown)."""
 COLORMAPS = ("inferno", "magma", "plasma", "viridis", "cividis", "turbo", "CET-L3", "CET-L8",
              "CET-R4")
 
@@ -59,7 +61,8 @@ class LayerRow:
                  options: LayerOptions) -> None:
         info = METHODS[method]
         self.method = method
-        self.visible = QCheckBox(f"{number}  {info.label}" if number <= 5 else info.label)
+        self.visible = QCheckBox(f"{number}  {info.label}" if number <= LAYER_KEYS
+                                 else info.label)
         self.visible.setToolTip(info.description)
         self.visible.setChecked(options.visible)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -121,7 +124,7 @@ class LayerPanel(QWidget):
         self.rows[method].visible.setChecked(visible)
 
     def toggle(self, index: int) -> str | None:
-        """Keys 1-5: toggle the ``index``-th layer (0-based); returns its method."""
+        """Keys 1, 2, ...: toggle the ``index``-th layer (0-based); returns its method."""
         methods = list(self.rows)
         if not 0 <= index < len(methods):
             return None

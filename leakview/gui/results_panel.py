@@ -1,5 +1,6 @@
 """The right-hand inspector: model picker, top-5 prediction, target class, layers, LIME options
-and the overlap table of the image on screen."""
+and the overlap table of the image on screen. The class to explain and the verdict rule's
+boxes show and set the window's :class:`leakview.appstate.AppState` (``target``, ``rule``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from leakview.appstate import AppState
 from leakview.attribution import METHODS
 from leakview.metrics import METRIC_DESCRIPTIONS, METRIC_NAMES
 from leakview.resources import demo_model_path
@@ -30,6 +32,8 @@ METRIC_SHORT = {"mask_area_frac": "area", "mass_in_mask": "mass", "rank_accuracy
                 "concentration": "conc."}
 IMAGE_RULE_TIP = ("LEAK when less than this share of the image's 5% most-attributed pixels lies "
                   "in the expected region (scaled down for masks smaller than 5% of the image)")
+NO_REGION = ("No expected region yet: draw one (P, R, E, B) or import masks; the metrics "
+             "need it.")
 FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of the images it "
                    "could judge (those with a mask) is flagged; applies to Analyze folder")
 
@@ -110,15 +114,14 @@ class ModelPicker(QComboBox):
 class ResultsPanel(QWidget):
     """Everything about the current image and model, on the right."""
 
-    targetChanged = Signal(object)      # None or class index
     limeRequested = Signal()
     limeCancelled = Signal()
-    ruleChanged = Signal(object)        # VerdictRule
     methodSelected = Signal(str)
 
-    def __init__(self, layer_options: dict[str, LayerOptions], parent: QWidget | None = None
-                 ) -> None:
+    def __init__(self, state: AppState, layer_options: dict[str, LayerOptions],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
@@ -163,8 +166,7 @@ class ResultsPanel(QWidget):
         target_row.addWidget(QLabel("Explain class"))
         self.target = QComboBox()
         self.target.addItem("Predicted class", None)
-        self.target.currentIndexChanged.connect(
-            lambda _: self.targetChanged.emit(self.target.currentData()))
+        self.target.currentIndexChanged.connect(self._target_chosen)
         target_row.addWidget(self.target, 1)
         prediction_layout.addWidget(self.top5)
         prediction_layout.addLayout(target_row)
@@ -233,9 +235,11 @@ class ResultsPanel(QWidget):
         rule_row.addWidget(self.max_flag_rate)
         rule_row.addStretch(1)
         overlap_layout.addLayout(rule_row)
-        self.set_rule(VerdictRule())
-        self.min_topk_share.valueChanged.connect(self._emit_rule)
-        self.max_flag_rate.valueChanged.connect(self._emit_rule)
+        self.show_rule(state.rule)
+        self.min_topk_share.valueChanged.connect(self._rule_typed)
+        self.max_flag_rate.valueChanged.connect(self._rule_typed)
+        state.events.rule.connect(self.show_rule)
+        state.events.target.connect(self.show_target)
         self.mask_note = QLabel("")
         self.mask_note.setStyleSheet("color: gray")
         self.mask_note.setWordWrap(True)
@@ -250,14 +254,39 @@ class ResultsPanel(QWidget):
         return VerdictRule(min_topk_share=self.min_topk_share.value(),
                            max_flag_rate=self.max_flag_rate.value() / 100)
 
-    def set_rule(self, rule: VerdictRule) -> None:
-        self.min_topk_share.setValue(rule.min_topk_share)
-        self.max_flag_rate.setValue(round(rule.max_flag_rate * 100))
+    def show_rule(self, rule: VerdictRule) -> None:
+        """Show ``rule`` in the boxes (a box already showing its value is left alone, so
+        that typing in it is not disturbed)."""
+        for box, value in ((self.min_topk_share, rule.min_topk_share),
+                           (self.max_flag_rate, round(rule.max_flag_rate * 100))):
+            if box.value() != value:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
 
-    def _emit_rule(self) -> None:
-        self.ruleChanged.emit(self.rule())
+    def _rule_typed(self) -> None:
+        self.state.rule = self.rule()
+
+    # -- target -------------------------------------------------------------------------------
+    def _target_chosen(self) -> None:
+        self.state.target = self.target.currentData()
+
+    def show_target(self, target: int | None) -> None:
+        """Select ``target`` in the picker; one the model lacks becomes "Predicted class"."""
+        index = self.target.findData(target)
+        self.target.blockSignals(True)
+        self.target.setCurrentIndex(max(0, index))
+        self.target.blockSignals(False)
+        if index < 0:
+            self._target_chosen()
 
     # -- model / prediction ---------------------------------------------------------------------
+    def show_model_loading(self, path: str, recent: Sequence[str]) -> None:
+        """``path`` is being loaded; ``recent``: the recent models, for the picker."""
+        self.model_picker.set_recent(recent)
+        self.model_picker.set_current(path)
+        self.model_info.setText(f"Loading {Path(path).name}…")
+
     def set_model(self, model, path: str) -> None:
         self.model_picker.set_current(path)
         self.target.blockSignals(True)
@@ -272,6 +301,7 @@ class ResultsPanel(QWidget):
             for index, name in enumerate(model.classes):
                 self.target.addItem(name, index)
         self.target.blockSignals(False)
+        self.show_target(self.state.target)
         self.set_prediction(None, [])
 
     def set_prediction(self, probabilities: np.ndarray | None, classes: Sequence[str]) -> None:
@@ -308,6 +338,10 @@ class ResultsPanel(QWidget):
         self.lime_button.setText("LIME running…" if running else "Run LIME  (L)")
 
     # -- overlap -------------------------------------------------------------------------------
+    def show_region(self, present: bool) -> None:
+        """Whether the image has an expected region (without one, say how to make it)."""
+        self.mask_note.setText("" if present else NO_REGION)
+
     def set_overlap(self, rows: list[dict[str, Any]]) -> None:
         selected = self.selected_method()
         self.rows = rows

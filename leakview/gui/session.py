@@ -5,6 +5,10 @@
 predictions (``LoadedModel.predict``), attributions (``attribution.explain``) and per-image
 CSV rows (``scan.score_attribution`` = overlap metrics + leak flag), each as a :class:`Job`.
 
+The folder, masks root, model, target, verdict rule and automatic layers are read from the
+window's :class:`leakview.appstate.AppState` (the session writes the model it loaded and the
+image it shows there); a new target restarts the layers, a new rule re-judges the image.
+
 Generation ids: every change of image, model or target bumps :attr:`generation`; a job
 created under an older generation is stale, so it stops at its next ``should_stop`` check and
 its result is dropped. Every result is emitted with the image path and generation it belongs
@@ -21,12 +25,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, explain
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
-from leakview.scan import ScanOptions, ScanRow, score_attribution
-from leakview.verdict import VerdictRule
+from leakview.scan import ScanRow, score_attribution
 from leakview.gui.mask_doc import MaskDocument, MaskStore
 from leakview.gui.workers import Job, JobRunner
 
@@ -61,6 +65,16 @@ class ShownImage:
     generation: int
 
 
+@dataclass
+class FigureInputs:
+    """The image on screen, its maps, its mask and a title: a study figure's inputs."""
+
+    shown: ShownImage
+    attributions: dict[str, Attribution]
+    mask: np.ndarray | None
+    title: str
+
+
 class Session(QObject):
     imageShown = Signal(object)              # ShownImage
     imageFailed = Signal(str, str)           # path, reason
@@ -76,32 +90,45 @@ class Session(QObject):
     overlapReady = Signal(str, list)         # image path, rows (scan.ScanRow)
     message = Signal(str)
 
-    def __init__(self, runner: JobRunner, store: MaskStore, parent: QObject | None = None
-                 ) -> None:
+    def __init__(self, state: AppState, runner: JobRunner, store: MaskStore,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         self.runner = runner
         self.store = store
-        self.root: Path | None = None
-        self.masks_root: Path | None = None
-        self.model: LoadedModel | None = None
-        self.model_path: str = ""
         self.generation = 0
         self.image: ShownImage | None = None
-        self.image_path: Path | None = None
         self.document: MaskDocument | None = None
         self.documents: OrderedDict[Path, MaskDocument] = OrderedDict()
         self.probabilities: np.ndarray | None = None
-        self.target: int | None = None
         self.attributions: dict[str, Attribution] = {}
         self.running: dict[str, Job] = {}
-        self.rule = VerdictRule()
-        self.topk_fraction = ScanOptions().topk_fraction
         self.device: str | None = None
         self._overlap_version = 0
         self._model_generation = 0
         self._loaded_model = 0  # the model generation whose model is self.model
         self.cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
         self._cache_bytes = 0
+        state.events.target.connect(self._restart_layers)
+        state.events.rule.connect(self.schedule_overlap)
+
+    # -- the shared state, read here ----------------------------------------------------
+    @property
+    def root(self) -> Path | None:
+        return self.state.root
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self.state.model
+
+    @property
+    def target(self) -> int | None:
+        return self.state.target
+
+    @property
+    def auto_methods(self) -> tuple[str, ...]:
+        """The layers computed for every image shown (``AppState.layer_methods``)."""
+        return self.state.layer_methods
 
     # -- generations ---------------------------------------------------------------------
     def _bump(self) -> int:
@@ -118,7 +145,7 @@ class Session(QObject):
 
     # -- folder and images ---------------------------------------------------------------
     def set_folder(self, root: Path) -> None:
-        self.root = Path(root).absolute()
+        """A folder was opened (again): forget every image's documents and results."""
         if self.document is not None:
             self.document.changed.disconnect(self._on_mask_changed)
         for document in self.documents.values():
@@ -126,18 +153,19 @@ class Session(QObject):
         self.documents.clear()
         self.document = None
         self.image = None
-        self.image_path = None
+        self.state.image = None
+        self.state.root = Path(root).absolute()
         self._bump()
 
     def open_image(self, path: Path) -> None:
         path = Path(path)
         generation = self._bump()
-        self.image_path = path
+        self.state.image = path
         self.image = None
         self.probabilities = None
         root = self.root or path.parent
         cached = self.documents.get(path)
-        masks_root = self.masks_root
+        masks_root = self.state.masks_root
         mask_file = mask_path(root, path, masks_root)
         store = self.store
 
@@ -173,7 +201,7 @@ class Session(QObject):
         else:
             document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store, self,
                                     image_root=self.root or path.parent,
-                                    masks_root=self.masks_root)
+                                    masks_root=self.state.masks_root)
             self.documents[path] = document
         self.documents.move_to_end(path)
         self._evict_documents(keep=document)
@@ -229,19 +257,19 @@ class Session(QObject):
     # -- model -----------------------------------------------------------------------------
     def open_model(self, path: str) -> None:
         path = str(path)
-        self.model_path = path
+        self.state.model_path = path
         device = self.device
         self._model_generation += 1
         model_generation = self._model_generation
 
         def done(model: LoadedModel) -> None:
-            self.model = model
+            self.state.model = model
             self._loaded_model = model_generation
             self.modelChanged.emit(model)
             self._restart_layers()
 
         def failed(reason: str) -> None:
-            self.model = None
+            self.state.model = None
             self._loaded_model = model_generation
             self.modelChanged.emit(None)
             self._restart_layers()
@@ -268,16 +296,24 @@ class Session(QObject):
         self.imageShown.emit(self.image)
         self.start_model_work()
 
-    def set_target(self, target: int | None) -> None:
-        if target == self.target:
-            return
-        self.target = target
-        self._restart_layers()
-
     def label(self) -> str | None:
         if self.image is None or self.model is None or self.root is None:
             return None
         return true_label(self.image.path, self.root, self.model.classes)
+
+    def figure_inputs(self) -> FigureInputs | None:
+        """What the study figure of the image on screen shows (None: no image)."""
+        shown, document, model = self.image, self.document, self.model
+        if shown is None:
+            return None
+        probabilities = self.probabilities
+        title = shown.name
+        if model is not None and probabilities is not None:
+            best = int(probabilities.argmax())
+            title += (f"  label: {self.label() or '-'}  predicted: "
+                      f"{model.classes[best]} ({float(probabilities[best]):.0%})")
+        mask = document.mask if document is not None else None
+        return FigureInputs(shown, dict(self.attributions), mask, title)
 
     # -- model work ------------------------------------------------------------------------
     def _cache_key(self, method: str, path: Path | None = None) -> tuple:
@@ -335,8 +371,6 @@ class Session(QObject):
             self.schedule_overlap()
         for method in (methods if methods is not None else self.auto_methods):
             self.compute(method)
-
-    auto_methods: tuple[str, ...] = ("saliency", "gradcam")
 
     def compute(self, method: str, options: dict[str, Any] | None = None) -> Job | None:
         """Start ``method`` on the current image (no-op if it is done or running)."""
@@ -406,7 +440,7 @@ class Session(QObject):
         probabilities = self.probabilities
         mask = self.document.mask if self.document is not None else None
         attributions = dict(self.attributions)
-        label, topk_fraction, rule = self.label(), self.topk_fraction, self.rule
+        label, topk_fraction, rule = self.label(), self.state.topk_fraction, self.state.rule
 
         def work(ctx) -> list[ScanRow]:
             return [score_attribution(shown.name, label, model.classes, probabilities, method,

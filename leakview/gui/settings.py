@@ -1,5 +1,9 @@
 """Persistent preferences (QSettings): last folder and model, recent lists, layer options,
-window geometry.
+the verdict rule, the methods of "Analyze folder", window geometry.
+
+:func:`bind_settings` loads the saved rule and methods into the window's
+:class:`leakview.appstate.AppState` and saves the folder, model, rule and methods whenever
+they change there.
 
 The organisation/application names are ``leakview``/``leakview``. Tests and scripts point the
 store to a private INI file with ``$LEAKVIEW_SETTINGS`` or by passing ``path`` to
@@ -14,6 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from leakview.appstate import DEFAULT_LAYERS, DEFAULT_METHODS, AppState
+from leakview.attribution import METHODS
 from leakview.verdict import VerdictRule
 
 ORGANISATION = "leakview"
@@ -23,7 +29,7 @@ MAX_RECENT = 8
 
 DEFAULT_COLORMAPS = {"saliency": "inferno", "smoothgrad": "magma",
                      "integrated_gradients": "viridis", "gradcam": "turbo", "lime": "plasma"}
-AUTO_LAYERS = ("saliency", "gradcam")
+AUTO_LAYERS = DEFAULT_LAYERS
 """Layers visible (and so computed automatically) until the user decides otherwise."""
 
 
@@ -138,6 +144,19 @@ class AppSettings:
         self.store.setValue("verdict/min_topk_share", float(rule.min_topk_share))
         self.store.setValue("verdict/max_flag_rate", float(rule.max_flag_rate))
 
+    # -- analysis methods ------------------------------------------------------------------
+    def analysis_methods(self) -> tuple[str, ...]:
+        """The methods last ticked for "Analyze folder" (known ones only), else the default."""
+        value = self.store.value("analysis/methods")
+        if value is None:
+            return DEFAULT_METHODS
+        if isinstance(value, str):
+            value = [value]
+        return tuple(str(item) for item in value if str(item) in METHODS)
+
+    def set_analysis_methods(self, methods: tuple[str, ...]) -> None:
+        self.store.setValue("analysis/methods", list(methods))
+
     # -- window ----------------------------------------------------------------------------
     def geometry(self, key: str) -> QByteArray | None:
         value = self.store.value(f"window/{key}")
@@ -148,3 +167,24 @@ class AppSettings:
 
     def sync(self) -> None:
         self.store.sync()
+
+
+def bind_settings(state: AppState, settings: AppSettings) -> None:
+    """Load the saved rule and analysis methods into ``state``; then save the folder, the
+    model path (and the recent lists), the rule and the methods each time they change."""
+    state.rule = settings.rule()
+    state.methods = settings.analysis_methods()
+
+    def folder_opened(root: object) -> None:
+        if root is not None:
+            settings.last_folder = str(root)
+
+    def model_chosen(path: str) -> None:
+        if path:
+            settings.last_model = path
+            settings.push_recent("recent_models", path)
+
+    state.events.root.connect(folder_opened)
+    state.events.model_path.connect(model_chosen)
+    state.events.rule.connect(settings.set_rule)
+    state.events.methods.connect(settings.set_analysis_methods)

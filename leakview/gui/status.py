@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QStatusBar, QToolButton, QWidget)
 
 from leakview.gui.workers import JobRunner
+
+Notify = Callable[[str, str], None]
+"""Shows a message in the window: ``notify(text, level)``, level "error", "warning" or
+"info" (the window's :meth:`show_message`, given to the controllers)."""
 
 LEVEL_STYLES = {
     "error": "background: #5c1e1e; color: #ffdede; border: 1px solid #a33;",
@@ -46,6 +52,12 @@ class MessageBar(QFrame):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    def dismiss(self, level: str, containing: str) -> None:
+        """Hide the message shown if it is a ``level`` one mentioning ``containing`` (the
+        problem it reported is gone)."""
+        if self.level == level and containing in self.text():
+            self.hide()
 
 
 class StatusPanel(QWidget):

@@ -1,0 +1,89 @@
+"""Opening image folders: File > Open folder, the demo images and the recent folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+
+from leakview.appstate import AppState
+from leakview.images import discover_images
+from leakview.gui.actions import Handlers
+from leakview.gui.analysis import FolderAnalysis
+from leakview.gui.controllers.masks import MaskController
+from leakview.gui.image_list import ImageList
+from leakview.gui.image_view import ImageCanvas
+from leakview.gui.mask_doc import MaskStore
+from leakview.gui.session import Session
+from leakview.gui.settings import AppSettings
+from leakview.gui.status import Notify
+
+
+@dataclass(eq=False, repr=False)
+class FolderController:
+    """Lists a folder's images and starts the window over on them."""
+
+    state: AppState
+    session: Session
+    analysis: FolderAnalysis
+    store: MaskStore
+    masks: MaskController
+    image_list: ImageList
+    canvas: ImageCanvas
+    settings: AppSettings
+    recent_menu: QMenu
+    notify: Notify
+    parent: QWidget
+
+    def __post_init__(self) -> None:
+        self.recent_menu.aboutToShow.connect(self.fill_recent_folders)
+
+    def handlers(self) -> Handlers:
+        return {"open_folder": self.choose_folder, "open_demo": self.open_demo}
+
+    def open_folder(self, folder: str | Path) -> bool:
+        """Open ``folder`` (again): its images listed, the first one shown; False when it
+        cannot be read (the reason is shown)."""
+        given = Path(folder)
+        root = given.absolute()
+        problems: list[str] = []
+        try:
+            paths = discover_images(root, on_error=lambda path, why: problems.append(
+                f"{path}: {why}"))
+        except (OSError, ValueError) as error:
+            self.notify(f"Cannot open folder {given}: {error}", "error")
+            return False
+        self.store.flush()
+        self.analysis.reset()
+        self.session.set_folder(root)      # the state's folder (the settings save it)
+        self.masks.detach()
+        self.canvas.clear()
+        model = self.state.model
+        self.image_list.set_images(paths, model.classes if model is not None else ())
+        if problems:
+            self.notify("Skipped unreadable folders: " + "; ".join(problems[:3]), "warning")
+        elif not paths:
+            self.notify(f"No images in {given}", "warning")
+        if paths:
+            self.image_list.step(1)
+        return True
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.parent, "Open image folder",
+                                                  self.settings.last_folder)
+        if folder:
+            self.open_folder(folder)
+
+    def open_demo(self) -> None:
+        """The bundled demo images (their writable copy), with the model kept as it is."""
+        from leakview.resources import demo_workspace
+
+        self.open_folder(demo_workspace())
+
+    def fill_recent_folders(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        for folder in self.settings.recent("recent_folders"):
+            menu.addAction(folder, lambda f=folder: self.open_folder(f))
+        menu.setEnabled(True)

@@ -1,0 +1,109 @@
+"""The image on screen: showing it (or why it failed), moving between images, zoom, and the
+side-by-side study figure (``report.study_figure``, redrawn as its inputs change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QStackedWidget
+
+from leakview.appstate import AppState
+from leakview.gui.actions import Handlers
+from leakview.gui.controllers.layers import LayerController
+from leakview.gui.controllers.masks import MaskController
+from leakview.gui.exporting import figure
+from leakview.gui.image_list import ImageList
+from leakview.gui.image_view import FigureCanvas, ImageCanvas
+from leakview.gui.session import Session, ShownImage
+from leakview.gui.status import MessageBar, Notify
+from leakview.gui.workers import JobRunner
+
+FIGURE_PAGE = 1   # the stack's page of the side-by-side figure (0: the image canvas)
+
+
+@dataclass(eq=False, repr=False)
+class ImageController:
+    """Puts the session's image on the canvas and keeps the figure page up to date."""
+
+    state: AppState
+    session: Session
+    runner: JobRunner
+    canvas: ImageCanvas
+    figure_canvas: FigureCanvas
+    stack: QStackedWidget
+    image_list: ImageList
+    masks: MaskController
+    layers: LayerController
+    messages: MessageBar
+    notify: Notify
+    set_title: Callable[[str], None]
+    parent: QObject
+
+    figure_timer: QTimer = field(init=False)
+    """Redraws the figure once its inputs stop changing (150 ms)."""
+
+    def __post_init__(self) -> None:
+        self.figure_timer = QTimer(self.parent)
+        self.figure_timer.setSingleShot(True)
+        self.figure_timer.setInterval(150)
+        self.figure_timer.timeout.connect(self.refresh_figure)
+        self.image_list.current.connect(self.show_image)
+        self.session.imageShown.connect(self._image_shown)
+        self.session.imageFailed.connect(self._image_failed)
+        self.session.maskChanged.connect(self.schedule_figure)
+        self.session.layerReady.connect(self.schedule_figure)
+
+    def handlers(self) -> Handlers:
+        return {"next_image": lambda: self.image_list.step(1),
+                "previous_image": lambda: self.image_list.step(-1),
+                "fit": self.canvas.fit, "one_to_one": self.canvas.one_to_one,
+                "zoom_in": lambda: self.canvas.zoom(1.25),
+                "zoom_out": lambda: self.canvas.zoom(0.8),
+                "side_by_side": self.toggle_side_by_side}
+
+    def show_image(self, path: str) -> None:
+        self.session.open_image(Path(path))
+
+    def _image_shown(self, shown: ShownImage) -> None:
+        self.canvas.set_image(shown.pixels, str(shown.path), shown.generation)
+        self.set_title(f"{shown.name} — leakview")
+        self.messages.dismiss("error", "Cannot open")
+        self.schedule_figure()
+
+    def _image_failed(self, path: str, reason: str) -> None:
+        if self.state.image != Path(path):
+            return
+        self.canvas.clear()
+        self.masks.detach()
+        self.layers.clear()
+        self.image_list.model.set_results(path, [{"method": "", "error": reason}])
+        self.notify(f"Cannot open {Path(path).name}: {reason}", "error")
+
+    # -- the side-by-side figure -------------------------------------------------------------
+    def figure_shown(self) -> bool:
+        return self.stack.currentIndex() == FIGURE_PAGE
+
+    def toggle_side_by_side(self) -> None:
+        """T: the study figure (original | saliency | LIME) instead of the image, or back."""
+        self.stack.setCurrentIndex(0 if self.figure_shown() else FIGURE_PAGE)
+        self.refresh_figure()
+
+    def schedule_figure(self) -> None:
+        if self.figure_shown():
+            self.figure_timer.start()
+
+    def refresh_figure(self) -> None:
+        """Side-by-side mode: original | saliency | LIME via ``report.study_figure``."""
+        inputs = self.session.figure_inputs()
+        if inputs is None or not self.figure_shown():
+            return
+        shown, generation = inputs.shown, self.session.generation
+        self.runner.run(lambda ctx: figure(shown.pixels, inputs.attributions, inputs.mask,
+                                           inputs.title),
+                        "Figure", lane="io",
+                        stale=lambda: self.session.generation != generation,
+                        on_done=lambda pixels: self.figure_canvas.set_figure(pixels,
+                                                                             str(shown.path)))

@@ -1,0 +1,155 @@
+"""The inspector's per-image content: the attribution layers (style, status, the toggle keys),
+LIME, the top-5 prediction and the overlap table of the image on screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from leakview.appstate import AppState
+from leakview.attribution import METHODS, Attribution, resolve_options
+from leakview.scan import ScanRow
+from leakview.gui.actions import Handlers, layer_action, layer_numbers
+from leakview.gui.image_list import ImageList
+from leakview.gui.image_view import ImageCanvas
+from leakview.gui.layers import LayerPanel
+from leakview.gui.results_panel import ResultsPanel
+from leakview.gui.session import Session
+from leakview.gui.settings import AppSettings
+from leakview.gui.status import Notify, StatusPanel
+
+
+@dataclass(eq=False, repr=False)
+class LayerController:
+    """Shows what the session computes for the image on screen; the layer options choose
+    which maps it computes (``AppState.layer_methods``) and are saved."""
+
+    state: AppState
+    session: Session
+    canvas: ImageCanvas
+    results: ResultsPanel
+    image_list: ImageList
+    settings: AppSettings
+    status: StatusPanel
+    notify: Notify
+
+    @property
+    def layers(self) -> LayerPanel:
+        return self.results.layers
+
+    def __post_init__(self) -> None:
+        self.session.imageShown.connect(self._image_shown)
+        self.session.predictionReady.connect(self._prediction_ready)
+        self.session.layerStarted.connect(self._layer_started)
+        self.session.layerReady.connect(self._layer_ready)
+        self.session.layerFailed.connect(self._layer_failed)
+        self.session.layerCancelled.connect(self._layer_cancelled)
+        self.session.overlapReady.connect(self._overlap_ready)
+        self.results.limeRequested.connect(self.run_lime)
+        self.results.limeCancelled.connect(lambda: self.session.cancel("lime"))
+        self.results.methodSelected.connect(self.image_list.show_badge)
+        self.layers.changed.connect(self._options_changed)
+        for method in METHODS:
+            self._style(method)
+        self.state.layer_methods = self._auto_methods()
+
+    def handlers(self) -> Handlers:
+        toggles = {layer_action(number): _toggler(self.layers.toggle, number - 1)
+                   for number in layer_numbers()}
+        return {**toggles, "run_lime": self.run_lime}
+
+    # -- options -------------------------------------------------------------------------
+    def _auto_methods(self) -> tuple[str, ...]:
+        return tuple(m for m in self.layers.visible_methods() if m != "lime")
+
+    def _style(self, method: str) -> None:
+        options = self.layers.options(method)
+        self.canvas.style_layer(method, options.visible, options.opacity, options.colormap)
+
+    def _options_changed(self, method: str) -> None:
+        self._style(method)
+        options = self.layers.options(method)
+        self.settings.set_layer_options(method, options)
+        self.state.layer_methods = self._auto_methods()
+        if options.visible and method != "lime" and self.session.image is not None:
+            self.session.compute(method)
+
+    # -- the image's results ---------------------------------------------------------------
+    def _image_shown(self) -> None:
+        self.clear()
+        for method in METHODS:
+            self.layers.set_status(method, "")
+        self.results.set_lime_running(False)
+
+    def clear(self) -> None:
+        """No prediction and no overlap rows (a new image, or none)."""
+        self.results.set_prediction(None, [])
+        self.results.set_overlap([])
+
+    def _prediction_ready(self, key: str, probabilities: np.ndarray) -> None:
+        model = self.state.model
+        if model is None:
+            return
+        self.results.set_prediction(probabilities, model.classes)
+        best = int(probabilities.argmax())
+        self.image_list.model.set_prediction(key, model.classes[best], float(probabilities[best]))
+
+    def _layer_started(self, method: str) -> None:
+        self.layers.set_status(method, "running…")
+        if method == "lime":
+            self.results.set_lime_running(True)
+
+    def _layer_ready(self, method: str, attribution: Attribution, provisional: bool, key: str,
+                     generation: int) -> None:
+        if key != self.canvas.image_id or not self.session.current(generation):
+            return
+        self.canvas.set_layer(method, attribution.map, attribution.signed, key, generation,
+                              provisional)
+        if provisional:
+            used = attribution.extras.get("samples_used") or 0
+            self.layers.set_status(method, f"{used} samples")
+        else:
+            self.layers.set_status(method, "✓")
+            if method == "lime":
+                self.results.set_lime_running(False)
+
+    def _layer_failed(self, method: str, reason: str) -> None:
+        self.layers.set_status(method, "failed")
+        if method == "lime":
+            self.results.set_lime_running(False)
+        self.notify(f"{METHODS[method].label} failed: {reason}", "error")
+
+    def _layer_cancelled(self, method: str) -> None:
+        self.layers.set_status(method, "cancelled")
+        if method == "lime":
+            self.results.set_lime_running(False)
+
+    def _overlap_ready(self, key: str, rows: list[ScanRow]) -> None:
+        shown = self.session.image
+        if shown is not None and key == str(shown.path):
+            self.results.set_overlap(rows)
+            self.image_list.model.set_results(key, rows)
+
+    # -- LIME ------------------------------------------------------------------------------
+    def run_lime(self) -> None:
+        """L / Run LIME: LIME on the image on screen with the form's options."""
+        if self.state.model is None or self.session.image is None:
+            self.notify("Open an image and a model first", "warning")
+            return
+        try:
+            options = self.results.lime_form.values()
+        except ValueError as error:
+            self.notify(f"LIME options: {error}", "error")
+            return
+        self.layers.set_visible("lime", True)
+        done = self.session.attributions.get("lime")
+        if done is not None and done.options == resolve_options("lime", options):
+            self.status.set_extra("LIME is already computed with these options")
+            return
+        self.session.compute("lime", options)
+
+
+def _toggler(toggle: Callable[[int], object], index: int) -> Callable[[], object]:
+    return lambda: toggle(index)

@@ -1,0 +1,137 @@
+"""The expected region: the document being drawn, the drawing tools, the hover read-out and
+File > Import masks (LabelMe / COCO, written by ``masks.import_masks``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from PySide6.QtGui import QAction, QActionGroup, QUndoGroup
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QWidget
+
+from leakview.appstate import AppState
+from leakview.masks import import_masks
+from leakview.gui.actions import Handlers, tool_action
+from leakview.gui.drawing import TOOL_HINTS, TOOL_LABELS, DrawingController, Tool
+from leakview.gui.image_list import ImageList
+from leakview.gui.image_view import ImageCanvas
+from leakview.gui.mask_doc import MaskDocument, MaskStore
+from leakview.gui.results_panel import ResultsPanel
+from leakview.gui.session import Session
+from leakview.gui.status import Notify, StatusPanel
+from leakview.gui.workers import Job, JobRunner
+
+@dataclass(eq=False, repr=False)
+class MaskController:
+    """Keeps the drawing tools on the current image's mask document (and its undo stack)."""
+
+    state: AppState
+    session: Session
+    store: MaskStore
+    runner: JobRunner
+    drawing: DrawingController
+    canvas: ImageCanvas
+    undo_group: QUndoGroup
+    image_list: ImageList
+    results: ResultsPanel
+    status: StatusPanel
+    hover_label: QLabel
+    tool_actions: Mapping[Tool, QAction]
+    notify: Notify
+    parent: QWidget
+
+    tool_group: QActionGroup = field(init=False)
+    """The tool actions: one is checked, the active tool."""
+
+    def __post_init__(self) -> None:
+        self.tool_group = QActionGroup(self.parent)
+        for action in self.tool_actions.values():
+            self.tool_group.addAction(action)
+        self.tool_actions[Tool.PAN].setChecked(True)
+        self.session.maskChanged.connect(self.show_document)
+        self.drawing.toolChanged.connect(self._tool_changed)
+        self.drawing.radiusChanged.connect(
+            lambda radius: self.status.set_extra(f"Brush radius {radius:.0f} px"))
+        self.canvas.hovered.connect(self._hovered)
+
+    def handlers(self) -> Handlers:
+        tools = {tool_action(tool): _picker(self.drawing, tool) for tool in self.tool_actions}
+        return {**tools, "brush_smaller": self.drawing.shrink,
+                "brush_bigger": self.drawing.grow, "clear_mask": self.drawing.clear_mask,
+                "import_masks": self.choose_import}
+
+    # -- the document ----------------------------------------------------------------------
+    def show_document(self, document: MaskDocument) -> None:
+        """Draw on ``document`` (the image's mask), with its undo stack active."""
+        if self.drawing.document is not document:
+            self.drawing.set_document(document)
+            if document.stack not in self.undo_group.stacks():
+                self.undo_group.addStack(document.stack)
+            self.undo_group.setActiveStack(document.stack)
+        self.canvas.set_mask(document.mask)
+        self.image_list.model.mark_mask(document.image_path, document.mask is not None)
+        self.results.show_region(document.mask is not None and bool(document.mask.any()))
+
+    def detach(self) -> None:
+        """No document to draw on (no image, or it failed to load)."""
+        self.undo_group.setActiveStack(None)  # type: ignore[arg-type]  (None: no stack)
+        self.drawing.set_document(None)
+
+    # -- tools and hover -------------------------------------------------------------------
+    def _tool_changed(self, name: str) -> None:
+        tool = Tool(name)
+        self.tool_actions[tool].setChecked(True)
+        self.status.set_extra(f"{TOOL_LABELS[tool]}: {TOOL_HINTS[tool]}; Space + drag pans")
+
+    def _hovered(self, x: float, y: float) -> None:
+        shape = self.canvas.shape
+        column, row = int(round(x)), int(round(y))
+        if shape is None or not (0 <= row < shape[0] and 0 <= column < shape[1]):
+            self.hover_label.setText("")
+            return
+        document = self.session.document
+        inside = document is not None and document.mask is not None \
+            and bool(document.mask[row, column])
+        self.hover_label.setText(f"x {column}  y {row}" + ("  · in region" if inside else ""))
+
+    # -- import ----------------------------------------------------------------------------
+    def import_masks_from(self, source: str | Path, fmt: str) -> Job | None:
+        """Import LabelMe (``fmt="labelme"``) or COCO annotations into the folder's masks."""
+        root, masks_root = self.state.root, self.state.masks_root
+        if root is None:
+            self.notify("Open a folder first", "warning")
+            return None
+        self.store.flush()
+
+        def work(ctx):
+            return import_masks(source, fmt, root, masks_root,
+                                progress=lambda done, total: ctx.progress((done, total)))
+
+        def done(report) -> None:
+            self.session.forget_documents()
+            self.image_list.model.refresh_masks()
+            level = "warning" if report.skipped else "info"
+            self.notify(report.summary().replace("\n", " · "), level)
+
+        return self.runner.run(work, f"Importing {fmt} masks", lane="io", visible=True,
+                               cancellable=False, on_done=done,
+                               on_error=lambda reason: self.notify(
+                                   f"Import failed: {reason}", "error"))
+
+    def choose_import(self) -> None:
+        fmt, ok = QInputDialog.getItem(self.parent, "Import masks", "Annotation format",
+                                       ["labelme", "coco"], 0, False)
+        if not ok:
+            return
+        if fmt == "coco":
+            source, _ = QFileDialog.getOpenFileName(self.parent, "COCO instances JSON", "",
+                                                    "JSON (*.json)")
+        else:
+            source = QFileDialog.getExistingDirectory(self.parent, "Folder of LabelMe JSON files")
+        if source:
+            self.import_masks_from(source, fmt)
+
+
+def _picker(drawing: DrawingController, tool: Tool) -> Callable[[], None]:
+    return lambda: drawing.set_tool(tool)
