@@ -30,7 +30,7 @@ from leakview.atlas import Atlas, AtlasBuilder
 from leakview.report import summarize
 from leakview.scan import ImageResult, ScanOptions, ScanRow, scan
 from leakview.verdict import VerdictRule, rejudge
-from leakview.gui.workers import Job, JobRunner
+from leakview.gui.workers import Job, JobRunner, Progress
 
 
 class FolderAnalysis(QObject):
@@ -147,19 +147,20 @@ class FolderAnalysis(QObject):
                 for result in scan(local, root, paths, options, should_stop=ctx.should_stop,
                                    keep_attributions=True):
                     count += 1
-                    _feed(builders, result, local.classes)
+                    for builder in builders.values():
+                        builder.add_result(result)
                     # the GUI thread needs the rows only: drop the pixels and maps here
                     result.image, result.mask, result.attributions = None, None, {}
-                    ctx.progress((count, len(paths), result))
+                    ctx.progress(count, len(paths), result)
             finally:  # complete or cancelled: the atlas of what was analysed
                 if run == self._run:
                     atlases.update({method: builder.finish()
                                     for method, builder in builders.items()})
             return count
 
-        def progress(payload: tuple) -> None:
-            self.done = payload[0]
-            result: ImageResult = payload[2]
+        def progress(report: Progress) -> None:
+            self.done = report.done
+            result: ImageResult = report.detail
             self.state.add_rows(result.rows)
             self.resultReady.emit(result)
 
@@ -185,19 +186,3 @@ class FolderAnalysis(QObject):
         self.job.progress_value = (0, len(paths))
         self.started.emit(len(paths))
         return self.runner.submit(self.job)
-
-
-def _feed(builders: dict[str, AtlasBuilder], result: ImageResult,
-          classes: Sequence[str]) -> None:
-    """Add one scanned image to the atlas of each method."""
-    if result.image is None or result.predicted is None:
-        for builder in builders.values():
-            builder.add_error(f"{result.name}: {result.error or 'not analysed'}")
-        return
-    label = classes.index(result.label) if result.label in classes else None
-    for method, builder in builders.items():
-        attribution = result.attributions.get(method)
-        if attribution is None:
-            builder.add_error(f"{result.name}: no {method} map")
-            continue
-        builder.add(result.image, attribution.map_model, result.predicted, label, result.mask)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
 
 from leakview.attribution import METHODS
 from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
-from leakview.gui.workers import Job, JobRunner
+from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
 
 DEFAULT_ARCH = "shufflenet_v2_x1_0"
@@ -408,9 +408,9 @@ class CanaryRun(QObject):
                 from leakview.resources import ensure_honest_demo
 
                 ensure_honest_demo(lambda done, total: ctx.progress(
-                    (done, total, "demo images", f"{done}/{total}")))
+                    done, total, ("demo images", f"{done}/{total}")))
             return run_canary(config, progress=lambda phase, done, total, text:
-                              ctx.progress((done, total, phase, text)),
+                              ctx.progress(done, total, (phase, text)),
                               should_stop=ctx.should_stop)
 
         job = Job(work, f"Canary on {config.data.name}: starting", lane="batch", visible=True,
@@ -419,8 +419,8 @@ class CanaryRun(QObject):
         self.job = job
         return self.runner.submit(job)
 
-    def _progress(self, payload: tuple) -> None:
-        done, total, phase, text = payload
+    def _progress(self, progress: Progress) -> None:
+        phase, text = progress.detail
         self.phase = phase
         if self.job is not None:
             detail = f" - {text}" if text else ""

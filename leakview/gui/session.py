@@ -32,7 +32,7 @@ from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
 from leakview.scan import ScanRow, score_attribution
 from leakview.gui.mask_doc import MaskDocument, MaskStore
-from leakview.gui.workers import Job, JobRunner
+from leakview.gui.workers import Job, JobRunner, Progress
 
 # Bounded caches (least recently used first out), so paging through a 10,000-image folder
 # keeps memory flat: mask documents (with their undo history) of the last MAX_DOCUMENTS images
@@ -389,12 +389,12 @@ class Session(QObject):
 
         def work(ctx) -> Attribution:
             def progress(done: int, total: int, provisional: Attribution | None) -> None:
-                ctx.progress((done, total, provisional))
+                ctx.progress(done, total, provisional)
             return explain(model, shown.pixels, method, target=target, progress=progress,
                            should_stop=ctx.should_stop, **options)
 
-        def on_progress(payload: tuple) -> None:
-            done, total, provisional = payload
+        def on_progress(progress: Progress) -> None:
+            done, total, provisional = progress.done, progress.total, progress.detail
             if provisional is not None and done < total:
                 self.layerReady.emit(method, provisional, True, key, generation)
 

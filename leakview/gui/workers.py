@@ -4,7 +4,8 @@ A :class:`Job` wraps a function ``fn(ctx)`` that runs on a worker thread. ``ctx.
 is true once the job was cancelled or became *stale* (its ``stale()`` predicate, typically
 "the image or model generation moved on"); the core's long functions take it as their
 ``should_stop`` and raise :class:`leakview.attribution.Cancelled` between batches.
-``ctx.progress(payload)`` sends anything back to the GUI thread. Callbacks (``on_done``,
+``ctx.progress(done, total, detail)`` sends a :class:`Progress` back to the GUI thread (the
+status bar shows ``done / total``; ``detail`` is the job's own, e.g. a provisional map). Callbacks (``on_done``,
 ``on_progress``, ``on_error``, ``on_cancel``) always run on the GUI thread and never for a
 stale job, so a late result can never land on the wrong image.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import itertools
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -29,6 +31,16 @@ from leakview.gui import gc_guard
 LANES = ("model", "batch", "io", "masks")
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's progress report: ``done`` of ``total`` steps, and what the job wants its
+    ``on_progress`` to see besides (a provisional result, a phase name ...)."""
+
+    done: int
+    total: int
+    detail: Any = None
 
 
 class JobContext:
@@ -45,9 +57,9 @@ class JobContext:
         if self.should_stop():
             raise Cancelled()
 
-    def progress(self, payload: Any) -> None:
+    def progress(self, done: int, total: int, detail: Any = None) -> None:
         if not self.should_stop():
-            self._job.signals.progress.emit(self._job, payload)
+            self._job.signals.progress.emit(self._job, Progress(done, total, detail))
 
 
 class _Signals(QObject):
@@ -64,7 +76,7 @@ class Job(QRunnable):
                  lane: str = "model", stale: Callable[[], bool] | None = None,
                  visible: bool = False, cancellable: bool = False,
                  on_done: Callable[[Any], None] | None = None,
-                 on_progress: Callable[[Any], None] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
                  on_cancel: Callable[[], None] | None = None) -> None:
         super().__init__()
@@ -155,14 +167,12 @@ class JobRunner(QObject):
         return self.submit(Job(fn, label, **kwargs))
 
     @Slot(object, object)
-    def _on_progress(self, job: Job, payload: Any) -> None:
+    def _on_progress(self, job: Job, progress: Progress) -> None:
         if job.should_stop():
             return
-        if (isinstance(payload, tuple) and len(payload) >= 2
-                and all(isinstance(value, int) for value in payload[:2])):
-            job.progress_value = (payload[0], payload[1])
+        job.progress_value = (progress.done, progress.total)
         if job.on_progress is not None:
-            job.on_progress(payload)
+            job.on_progress(progress)
         if job.visible:
             self.activityChanged.emit()
 

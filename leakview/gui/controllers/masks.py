@@ -106,7 +106,7 @@ class MaskController:
 
         def work(ctx):
             return import_masks(source, fmt, root, masks_root,
-                                progress=lambda done, total: ctx.progress((done, total)))
+                                progress=lambda done, total: ctx.progress(done, total))
 
         def done(report) -> None:
             self.session.forget_documents()
