@@ -12,8 +12,9 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from leakview.atomic import atomic_write_bytes
 from leakview.errors import PathError

@@ -19,15 +19,20 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from leakview.errors import PathError
-from leakview.layout import (IMAGE_EXTENSIONS, discover_images, natural_sort_key, relative_name,
-                             true_label)
+from leakview.layout import (
+    IMAGE_EXTENSIONS,
+    discover_images,
+    natural_sort_key,
+    relative_name,
+    true_label,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

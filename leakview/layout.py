@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Callable, Collection
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
 """Extensions (lower case, no dot) that :func:`discover_images` lists (case-insensitive)."""

@@ -14,9 +14,10 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -142,7 +143,7 @@ class LoadedModel:
             return np.zeros((0, self.num_classes), dtype=np.float32)
         return np.concatenate(outputs, axis=0)
 
-    def to(self, device: str | torch.device) -> "LoadedModel":
+    def to(self, device: str | torch.device) -> LoadedModel:
         """Move the model to ``device`` (in place) and return it."""
         self.device = choose_device(device)
         self.module.to(self.device)
@@ -356,7 +357,8 @@ def _load_state_dict(path: Path, module: torch.nn.Module, state_dict: dict, arch
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
     if wrong_shape:
-        problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {'; '.join(wrong_shape[:2])})")
+        examples = "; ".join(wrong_shape[:2])
+        problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {examples})")
     if problems:
         raise ModelLoadError(path, f"state_dict does not fit architecture {arch!r} with "
                                    f"the bundle's classes: "

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from leakview.csvio import parse_number
 from leakview.masks import mask_boundary
 from leakview.pngio import write_png
-from leakview.csvio import parse_number
 from leakview.verdict import VerdictRule, VerdictTally
 
 MASK_OUTLINE_COLOR = (0, 255, 255)

@@ -38,15 +38,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leakview.attribution.core import (Attribution, Reporter, make_attribution, module_dtype,
-                                       prepare_input, softmax_numpy)
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    make_attribution,
+    module_dtype,
+    prepare_input,
+    softmax_numpy,
+)
 from leakview.attribution.saliency import _grad_context
 from leakview.models import LoadedModel
 
 _POOLING = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d,
             nn.Flatten, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def _check_hookable(model: LoadedModel) -> None:

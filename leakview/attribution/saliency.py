@@ -7,14 +7,22 @@ never touched. The saliency map is ``max_c |d y_t / d x_c|`` at model resolution
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from leakview.attribution.core import (Attribution, Reporter, check_image, check_target,
-                                       make_attribution, module_dtype, prepare_input,
-                                       softmax_numpy)
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    check_image,
+    check_target,
+    make_attribution,
+    module_dtype,
+    prepare_input,
+    softmax_numpy,
+)
 from leakview.models import LoadedModel
 
 
