@@ -95,11 +95,11 @@ class OptionSpec:
             if kind == "float":
                 if isinstance(value, (bool, np.bool_)):
                     raise ValueError
-                number = float(value)
-                if not math.isfinite(number):
+                real = float(value)
+                if not math.isfinite(real):
                     raise ValueError
-                self._check_range(number, where)
-                return number
+                self._check_range(real, where)
+                return real
             if kind == "choice":
                 text = str(value)
                 if text not in (self.choices or ()):

@@ -70,7 +70,8 @@ def cosine_distances_to_ones(rows: np.ndarray) -> np.ndarray:
     ones out of ``n`` (an all-zero row gets 1, as scikit-learn's ``pairwise_distances``)."""
     n = rows.shape[1]
     ones = rows.sum(axis=1, dtype=np.float64)
-    return 1.0 - np.sqrt(ones / n)
+    distances: np.ndarray = 1.0 - np.sqrt(ones / n)
+    return distances
 
 
 def segment(image01: np.ndarray, method: str = "slic", superpixels: int = 50,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from leakview.atlas import Atlas
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from leakview.attribution import method_names
 
     parser = subparsers.add_parser(
