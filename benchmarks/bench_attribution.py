@@ -16,8 +16,9 @@
 
 Usage: ``python benchmarks/bench_attribution.py [--arch mobilenet_v3_small] [--input-size 224]
 [--samples 1000] [--package-samples 100] [--repeats 3] [--saliency-repeats 15]``. Each ratio is
-the median over ``--repeats`` pairs (``--saliency-repeats`` for (c)), each pair measured back to back so load changes hit both alike; (a') also
-times the model's forward calls inside our LIME with hooks, which no load change can skew.
+the median over ``--repeats`` pairs (``--saliency-repeats`` for (c)), each pair measured back to
+back so load changes hit both alike; (a') also times the model's forward calls inside our LIME
+with hooks, which no load change can skew.
 """
 
 from __future__ import annotations

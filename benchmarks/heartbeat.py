@@ -7,7 +7,7 @@ ticks while a phase runs is that phase's worst stall (what a user feels as a fre
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class Heartbeat:

@@ -51,9 +51,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -166,7 +167,7 @@ class Atlas:
                     arrays[f"{entry.name}/{key}"] = value
         path = Path(path)
         with atomic_open(path, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
+            np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]  # keys name arrays, never allow_pickle
         return path
 
     def figure(self, columns: int = 4) -> np.ndarray:
@@ -193,7 +194,7 @@ def _normalised(map_model: np.ndarray, frame: tuple[int, int]) -> np.ndarray | N
                               antialias=array.shape[0] > frame[0] or array.shape[1] > frame[1]
                               )[0, 0].numpy()
     positive = np.maximum(array.astype(np.float64), 0.0)
-    total = positive.sum()
+    total = float(positive.sum())
     if not total > 0 or not math.isfinite(total):
         return None
     return positive / total
@@ -273,9 +274,9 @@ def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
     pixels = acc.pixels                                     # pixels per cell
     k = min(grid.size, max(1, int(math.floor(hot_fraction * grid.size + 0.5))))
     order = np.argsort(-grid.ravel(), kind="stable")[:k]
-    hot_grid = np.zeros(grid.size, bool)
-    hot_grid[order] = True
-    hot_grid = hot_grid.reshape(grid.shape)
+    hot_flat = np.zeros(grid.size, bool)
+    hot_flat[order] = True
+    hot_grid = hot_flat.reshape(grid.shape)
     hot = np.repeat(np.repeat(hot_grid, cell, 0), cell, 1)[:h, :w]
     entry.hot_cells = hot
     entry.hot_mass = float(grid[hot_grid].sum())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any
 
 
 def _read_umask() -> int:
@@ -21,7 +22,7 @@ _UMASK = _read_umask()
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None,
-                newline: str | None = None) -> Iterator[IO]:
+                newline: str | None = None) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success it is fsynced and renamed over ``path``.
 
     If the block raises (or the process dies), ``path`` keeps its previous content and the

@@ -12,8 +12,9 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import IO, Any
 
 from leakview.atomic import atomic_write_bytes
 from leakview.errors import PathError
@@ -97,7 +98,7 @@ class _Writer:
     or an error message would split the row in two. Rows with a CR are written fully quoted.
     """
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self._plain = csv.writer(stream, lineterminator="\n")
         self._quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
 

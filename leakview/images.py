@@ -19,15 +19,21 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Literal, TypeVar, overload
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from leakview.errors import PathError
-from leakview.layout import (IMAGE_EXTENSIONS, discover_images, natural_sort_key, relative_name,
-                             true_label)
+from leakview.layout import (
+    IMAGE_EXTENSIONS,
+    discover_images,
+    natural_sort_key,
+    relative_name,
+    true_label,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -62,6 +68,7 @@ _ORIENTATION_TAG = 0x0112
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
 _PREMULTIPLIED_MODES = frozenset({"RGBa", "La"})
 _PILLOW_LIMIT_LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 class ImageLoadError(PathError):
@@ -110,7 +117,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     return _with_pillow_limit_fallback(path, lambda: _read(path, None, header_only=True))
 
 
-def _with_pillow_limit_fallback(path: Path, read: Callable):
+def _with_pillow_limit_fallback(path: Path, read: Callable[[], _T]) -> _T:
     """Run ``read``; if Pillow's global bomb limit refuses the file, retry without it.
 
     Our own ``max_pixels`` check runs on the header before decoding either way, so the retry
@@ -131,7 +138,12 @@ def _with_pillow_limit_fallback(path: Path, read: Callable):
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _read(path: Path, max_pixels: int | None, header_only: bool):
+@overload
+def _read(path: Path, max_pixels: int | None, header_only: Literal[True]) -> tuple[int, int]: ...
+@overload
+def _read(path: Path, max_pixels: int | None, header_only: Literal[False]) -> np.ndarray: ...
+def _read(path: Path, max_pixels: int | None, header_only: bool
+          ) -> tuple[int, int] | np.ndarray:
     """Open ``path`` and return its RGB array (or its oriented size when ``header_only``)."""
     _check_file(path)
     try:
@@ -144,7 +156,7 @@ def _read(path: Path, max_pixels: int | None, header_only: bool):
             image = Image.open(stream, formats=_formats())
         except Image.DecompressionBombError:
             raise
-        except Image.UnidentifiedImageError:
+        except UnidentifiedImageError:
             raise ImageLoadError(path, _unidentified_reason(path, stream)) from None
         except MemoryError:
             raise ImageLoadError(path, "not enough memory to read the image header") from None
@@ -164,10 +176,11 @@ def _read(path: Path, max_pixels: int | None, header_only: bool):
                     path,
                     f"image has {pixels} pixels, over the limit of {max_pixels} "
                     f"(decompression bomb?); raise the limit with max_pixels=...")
+            current: Image.Image = image  # the image the except clauses describe
             try:
                 image.load()
-                image = _exif_transposed(image)
-                return _to_rgb(image)
+                current = _exif_transposed(image)
+                return _to_rgb(current)
             except Image.DecompressionBombError:
                 raise
             except ImageLoadError:
@@ -176,7 +189,7 @@ def _read(path: Path, max_pixels: int | None, header_only: bool):
                 raise ImageLoadError(
                     path, f"not enough memory to decode a {width}x{height} image") from None
             except Exception as exc:  # odd types on corrupt data: OSError, ValueError, ...
-                raise ImageLoadError(path, _decode_reason(exc, image.format or "image")
+                raise ImageLoadError(path, _decode_reason(exc, current.format or "image")
                                      ) from None
 
 
@@ -226,7 +239,7 @@ def _os_reason(exc: OSError, path: Path) -> str:
     return f"cannot read file ({exc.strerror or exc})"
 
 
-def _unidentified_reason(path: Path, stream) -> str:
+def _unidentified_reason(path: Path, stream: BinaryIO) -> str:
     """Why Pillow could not identify the file: text, a damaged known format, or unknown."""
     try:
         stream.seek(0)
@@ -245,7 +258,7 @@ def _unidentified_reason(path: Path, stream) -> str:
     return "not an image (unrecognised or unsupported file format)"
 
 
-def _header_failure_reason(path: Path, stream, exc: BaseException) -> str:
+def _header_failure_reason(path: Path, stream: BinaryIO, exc: BaseException) -> str:
     """Why a recognised file failed while its header was parsed."""
     try:
         stream.seek(0)

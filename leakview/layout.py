@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Callable, Collection
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
 """Extensions (lower case, no dot) that :func:`discover_images` lists (case-insensitive)."""
@@ -21,15 +21,18 @@ MARKERS_SUBDIR = "markers"
 
 _DIGITS = re.compile(r"([0-9]+)")
 
+# text runs (casefolded) and digit runs as (length, digits), then the text itself
+NaturalKey = tuple[tuple[str | tuple[int, str], ...], str]
 
-def natural_sort_key(text: str) -> tuple:
+
+def natural_sort_key(text: str) -> NaturalKey:
     """Sort key for "human" order: ``img2 < img10``, case-insensitive, ties broken by ``text``.
 
     Digit runs compare by numeric value (without converting huge runs to int); the original
     string is the last element so the order is total and stable across runs.
     """
     parts = _DIGITS.split(text)
-    key: list = []
+    key: list[str | tuple[int, str]] = []
     for index, part in enumerate(parts):
         if index % 2:  # a run of ASCII digits
             stripped = part.lstrip("0") or "0"
@@ -39,7 +42,7 @@ def natural_sort_key(text: str) -> tuple:
     return (tuple(key), text)
 
 
-def _path_sort_key(relative: str) -> tuple:
+def _path_sort_key(relative: str) -> tuple[NaturalKey, ...]:
     """Natural sort key of a ``/``-separated relative path, component by component."""
     return tuple(natural_sort_key(part) for part in relative.split("/"))
 

@@ -68,7 +68,7 @@ non-numeric attribution, or a ``topk_fraction`` outside ``(0, 1]``.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -14,9 +14,10 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,7 +80,9 @@ def build_architecture(arch: str, num_classes: int, input_size: Sequence[int] = 
         if input_size[0] != input_size[1]:
             raise ValueError(f"{arch} needs a square input size, got {list(input_size)}")
         kwargs["image_size"] = int(input_size[0])
-    return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+    module: torch.nn.Module = torchvision.models.get_model(arch, weights=None,
+                                                           num_classes=num_classes, **kwargs)
+    return module
 
 
 @dataclass
@@ -128,7 +131,8 @@ class LoadedModel:
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits of a preprocessed batch (gradients flow; no mode change)."""
-        return self.module(batch)
+        logits: torch.Tensor = self.module(batch)
+        return logits
 
     def predict(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE
                 ) -> np.ndarray:
@@ -142,7 +146,7 @@ class LoadedModel:
             return np.zeros((0, self.num_classes), dtype=np.float32)
         return np.concatenate(outputs, axis=0)
 
-    def to(self, device: str | torch.device) -> "LoadedModel":
+    def to(self, device: str | torch.device) -> LoadedModel:
         """Move the model to ``device`` (in place) and return it."""
         self.device = choose_device(device)
         self.module.to(self.device)
@@ -295,9 +299,9 @@ def _model_from_bundle(path: Path, bundle: Any, device: torch.device) -> LoadedM
         raise ModelLoadError(path, f"unsupported bundle format {bundle['format']!r} "
                                    f"(expected {BUNDLE_FORMAT!r})")
     classes = _check_classes(path, bundle["classes"])
-    input_size = _check_floats(path, "input_size", bundle["input_size"], 2, integer=True)
-    mean = _check_floats(path, "mean", bundle["mean"], 3)
-    std = _check_floats(path, "std", bundle["std"], 3)
+    input_size = _check_input_size(path, "input_size", bundle["input_size"])
+    mean = _check_channels(path, "mean", bundle["mean"])
+    std = _check_channels(path, "std", bundle["std"])
     if any(value <= 0 for value in std):
         raise ModelLoadError(path, f"key 'std' must be positive, got {list(std)}")
     state_dict = bundle["state_dict"]
@@ -313,8 +317,8 @@ def _model_from_bundle(path: Path, bundle: Any, device: torch.device) -> LoadedM
     extra = {key: value for key, value in bundle.items()
              if key not in REQUIRED_KEYS}
     module.eval().to(device)
-    return LoadedModel(module=module, classes=classes, input_size=tuple(input_size),
-                       mean=tuple(mean), std=tuple(std), arch=str(arch), device=device,
+    return LoadedModel(module=module, classes=classes, input_size=input_size,
+                       mean=mean, std=std, arch=str(arch), device=device,
                        extra=extra, source=path)
 
 
@@ -327,22 +331,31 @@ def _check_classes(path: Path, classes: Any) -> list[str]:
     return list(classes)
 
 
-def _check_floats(path: Path, key: str, value: Any, length: int, integer: bool = False
-                  ) -> tuple:
+def _check_floats(path: Path, key: str, value: Any, length: int) -> tuple[float, ...]:
     try:
         numbers = [float(item) for item in value]
     except (TypeError, ValueError):
         numbers = []
     if len(numbers) != length or not all(np.isfinite(numbers)):
         raise ModelLoadError(path, f"key {key!r} must be a list of {length} numbers, got {value!r}")
-    if integer:
-        if not all(number == int(number) and number >= 8 for number in numbers):
-            raise ModelLoadError(path, f"key {key!r} must be whole numbers >= 8, got {value!r}")
-        return tuple(int(number) for number in numbers)
     return tuple(numbers)
 
 
-def _load_state_dict(path: Path, module: torch.nn.Module, state_dict: dict, arch: str) -> None:
+def _check_input_size(path: Path, key: str, value: Any) -> tuple[int, int]:
+    size = _check_floats(path, key, value, 2)
+    if not all(number == int(number) and number >= 8 for number in size):
+        raise ModelLoadError(path, f"key {key!r} must be whole numbers >= 8, got {value!r}")
+    return int(size[0]), int(size[1])
+
+
+def _check_channels(path: Path, key: str, value: Any) -> tuple[float, float, float]:
+    """Three finite numbers, one per RGB channel (``mean``, ``std``)."""
+    first, second, third = _check_floats(path, key, value, 3)
+    return first, second, third
+
+
+def _load_state_dict(path: Path, module: torch.nn.Module, state_dict: dict[str, Any], arch: str
+                     ) -> None:
     expected = module.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
@@ -356,7 +369,8 @@ def _load_state_dict(path: Path, module: torch.nn.Module, state_dict: dict, arch
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
     if wrong_shape:
-        problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {'; '.join(wrong_shape[:2])})")
+        examples = "; ".join(wrong_shape[:2])
+        problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {examples})")
     if problems:
         raise ModelLoadError(path, f"state_dict does not fit architecture {arch!r} with "
                                    f"the bundle's classes: "
@@ -384,10 +398,9 @@ def _load_torchscript(path: Path, device: torch.device) -> LoadedModel:
     if not isinstance(meta, dict):
         raise ModelLoadError(sidecar, "sidecar JSON must be an object with 'classes'")
     classes = _check_classes(sidecar, meta.get("classes"))
-    input_size = _check_floats(sidecar, "input_size", meta.get("input_size", [224, 224]), 2,
-                               integer=True)
-    mean = _check_floats(sidecar, "mean", meta.get("mean", IMAGENET_MEAN), 3)
-    std = _check_floats(sidecar, "std", meta.get("std", IMAGENET_STD), 3)
+    input_size = _check_input_size(sidecar, "input_size", meta.get("input_size", [224, 224]))
+    mean = _check_channels(sidecar, "mean", meta.get("mean", IMAGENET_MEAN))
+    std = _check_channels(sidecar, "std", meta.get("std", IMAGENET_STD))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream
@@ -399,8 +412,8 @@ def _load_torchscript(path: Path, device: torch.device) -> LoadedModel:
     module.eval().to(device)
     extra = {key: value for key, value in meta.items()
              if key not in ("classes", "input_size", "mean", "std")}
-    loaded = LoadedModel(module=module, classes=classes, input_size=tuple(input_size),
-                         mean=tuple(mean), std=tuple(std), arch="torchscript", device=device,
+    loaded = LoadedModel(module=module, classes=classes, input_size=input_size,
+                         mean=mean, std=std, arch="torchscript", device=device,
                          extra=extra, source=path)
     _check_output_width(path, loaded)
     return loaded

@@ -10,9 +10,10 @@ no map is computed twice.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 from leakview.atlas import Atlas, AtlasBuilder
 from leakview.atomic import atomic_write_text

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from leakview.csvio import parse_number
 from leakview.masks import mask_boundary
 from leakview.pngio import write_png
-from leakview.csvio import parse_number
 from leakview.verdict import VerdictRule, VerdictTally
 
 MASK_OUTLINE_COLOR = (0, 255, 255)
@@ -115,7 +116,8 @@ def colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
     from matplotlib import colormaps
 
     table = (colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    return table[np.clip(np.nan_to_num(values) * 255, 0, 255).astype(np.uint8)]
+    coloured: np.ndarray = table[np.clip(np.nan_to_num(values) * 255, 0, 255).astype(np.uint8)]
+    return coloured
 
 
 def normalise_map(attribution_map: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -140,8 +142,8 @@ def overlay(image: np.ndarray, attribution_map: np.ndarray, alpha: float = 0.6,
 def lime_panel(image: np.ndarray, segments: np.ndarray, weights: Sequence[float],
                top: int = 5) -> np.ndarray:
     """LIME as the study showed it: the top positive superpixels kept, the rest dimmed."""
-    weights = np.asarray(weights, dtype=np.float64)
-    order = [int(i) for i in np.argsort(-weights) if weights[i] > 0][:top]
+    weight_array = np.asarray(weights, dtype=np.float64)
+    order = [int(i) for i in np.argsort(-weight_array) if weight_array[i] > 0][:top]
     segments = _resize_nearest(segments, image.shape[:2])
     keep = np.isin(segments, order)
     panel = (image.astype(np.float32) * 0.25).astype(np.uint8)
@@ -152,7 +154,8 @@ def lime_panel(image: np.ndarray, segments: np.ndarray, weights: Sequence[float]
 def _resize_nearest(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     rows = (np.arange(shape[0]) * array.shape[0] // shape[0]).clip(0, array.shape[0] - 1)
     cols = (np.arange(shape[1]) * array.shape[1] // shape[1]).clip(0, array.shape[1] - 1)
-    return array[rows][:, cols]
+    resized: np.ndarray = array[rows][:, cols]
+    return resized
 
 
 def _draw_outline(image: np.ndarray, region: np.ndarray, colour: tuple[int, int, int]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,8 @@ from leakview.images import (
 from leakview.masks import MaskError, find_mask
 from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
-from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
 from leakview.report import figure_title
+from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
 from leakview.verdict import VerdictRule, leak_flag
 
 __all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "ScanOptions", "ScanRow",

@@ -92,7 +92,8 @@ class ScanRow(Mapping[str, Any]):
     # -- derived rows ---------------------------------------------------------------------
     def with_metrics(self, metrics: Mapping[str, float]) -> ScanRow:
         """A copy with the overlap metrics of ``metrics`` (names of ``METRIC_NAMES``)."""
-        return replace(self, **{name: metrics[name] for name in METRIC_NAMES})
+        values: dict[str, Any] = {name: metrics[name] for name in METRIC_NAMES}
+        return replace(self, **values)
 
     def with_flag(self, flag: int | None) -> ScanRow:
         return replace(self, leak_flag=flag)

@@ -12,9 +12,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,7 +94,8 @@ def load_image_folder(root: str | os.PathLike[str], input_size: Sequence[int],
 def split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified, seeded split into (train, validation) indices."""
     rng = np.random.default_rng(seed)
-    train, val = [], []
+    train: list[np.int64] = []
+    val: list[np.int64] = []
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
         count = int(round(len(members) * fraction)) if fraction > 0 else 0
@@ -145,7 +147,7 @@ class TrainProgress:
 @dataclass
 class TrainResult:
     model: LoadedModel
-    history: list[dict]
+    history: list[dict[str, Any]]
     best_epoch: int
     best_val_accuracy: float | None
     interrupted: bool
@@ -176,7 +178,8 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
           batch_size: int = 64, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
           init: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None,
           progress: Callable[[TrainProgress], None] | None = None,
-          augmentation: dict | None = None, extra: dict | None = None) -> TrainResult:
+          augmentation: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+          ) -> TrainResult:
     """Train ``arch`` on ``data`` (already at ``input_size``); keep the best epoch by validation
     accuracy (the last when there is no validation set) and write it to ``out`` as a bundle.
 
@@ -208,7 +211,7 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
         optimizer, max_lr=learning_rate, total_steps=epochs * batches, pct_start=0.2)
     evaluator = LoadedModel(module=module, classes=data.classes, input_size=input_size,
                             mean=mean, std=std, arch=arch, device=target_device)
-    history: list[dict] = []
+    history: list[dict[str, Any]] = []
     best_state, best_epoch, best_val = None, 0, None
     interrupted = False
     started = time.monotonic()
@@ -278,8 +281,8 @@ def _quicken_batchnorm(module: torch.nn.Module, momentum: float = 0.1) -> None:
 
 
 def _provenance(data: ImageFolderData, train_idx: np.ndarray, val_idx: np.ndarray, epochs: int,
-                seed: int, history: list[dict], best_epoch: int, best_val: float | None,
-                interrupted: bool, init: str | os.PathLike[str] | None) -> dict:
+                seed: int, history: list[dict[str, Any]], best_epoch: int, best_val: float | None,
+                interrupted: bool, init: str | os.PathLike[str] | None) -> dict[str, Any]:
     """What the bundle records about its training (plain data only)."""
     description_file = data.root / LEAKVIEW_DIR / "dataset.json"
     dataset = None

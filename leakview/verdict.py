@@ -20,8 +20,9 @@ Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from leakview.csvio import parse_number
 from leakview.scanrow import ScanRow

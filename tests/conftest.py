@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-
 import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -13,8 +12,8 @@ _SCRATCH = tempfile.mkdtemp(prefix="leakview-tests-")
 os.environ["LEAKVIEW_DATA"] = os.path.join(_SCRATCH, "data")
 os.environ.setdefault("LEAKVIEW_SETTINGS", os.path.join(_SCRATCH, "settings.ini"))
 
-import numpy as np
-import pytest
+import numpy as np  # noqa: E402 (after the environment it must see)
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import leaky_folder
 from leakview.atlas import _Accumulator, _finish, _normalised, compute_atlas
 from leakview.commands import atlas_cmd
 from leakview.models import load_model
-
-import leaky_folder
 from leaky_folder import CORNER, SIZE, train_tiny
 
 CLASS_COLOURS = {"blue": (30, 30, 230), "red": (230, 30, 30)}

@@ -10,8 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from leakview.attribution import (METHODS, Attribution, Cancelled, OptionSpec, explain,
-                                  method_names, resolve_options, saliency_batch)
+from leakview.attribution import (
+    METHODS,
+    Attribution,
+    Cancelled,
+    OptionSpec,
+    explain,
+    method_names,
+    resolve_options,
+    saliency_batch,
+)
 from leakview.models import LoadedModel, build_architecture
 
 

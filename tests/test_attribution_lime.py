@@ -10,8 +10,13 @@ from sklearn.metrics import pairwise_distances
 from torch import nn
 
 from leakview.attribution import Cancelled, build_perturbations, explain, segment
-from leakview.attribution.lime_superpixels import (cosine_distances_to_ones, grid_segments,
-                                                   lime_kernel, make_fill, superpixel_means)
+from leakview.attribution.lime_superpixels import (
+    cosine_distances_to_ones,
+    grid_segments,
+    lime_kernel,
+    make_fill,
+    superpixel_means,
+)
 from leakview.models import LoadedModel
 
 

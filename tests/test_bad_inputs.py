@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from bad_corpus import FORMULA_NAMES, build_corpus, restore_permissions
-from permissions import where_permissions_hold
 from leakview.csvio import CSV_COLUMNS
 from leakview.images import ImageLoadError, discover_images, load_image
+from permissions import where_permissions_hold
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +162,10 @@ def test_gui_steps_through_every_file(qtbot, corpus, corpus_model, tmp_path) -> 
         name = Path(path).relative_to(root).as_posix()
         seen.append(name)
         if expected[name] == "ok":
-            qtbot.waitUntil(lambda: window.session.image is not None
+            qtbot.waitUntil(lambda path=path: window.session.image is not None
                             and str(window.session.image.path) == path, timeout=15000)
         else:
-            qtbot.waitUntil(lambda: f"Cannot open {Path(path).name}"
+            qtbot.waitUntil(lambda path=path: f"Cannot open {Path(path).name}"
                             in window.messages.text(), timeout=15000)
             message = window.messages.text().lower()
             for word in _reason_words(expected[name]):

@@ -210,10 +210,9 @@ def _phases_done(report: Path) -> list[str]:
 
 
 def test_canary_killed_mid_run_leaves_whole_reports(tmp_path: Path) -> None:
-    from test_canary import SIZE, write_honest_folder
-
     from leakview.canary import CSV_COLUMNS
     from leakview.cli import main
+    from test_canary import SIZE, write_honest_folder
 
     data = write_honest_folder(tmp_path / "data", per_class=6)
     out = tmp_path / "out"

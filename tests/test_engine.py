@@ -17,8 +17,7 @@ from leakview.csvio import CsvFormatError, read_csv
 from leakview.masks import MaskError, find_mask, mask_path, write_mask
 from leakview.models import load_model
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
-
-from leaky_folder import SIZE, train_tiny, write_leaky_folder
+from leaky_folder import train_tiny, write_leaky_folder
 
 COLOURS = {"green": (30, 200, 30), "violet": (160, 30, 200)}
 

@@ -17,8 +17,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from leakview.csvio import (CSV_COLUMNS, ESCAPED_PREFIXES, FORMULA_PREFIXES, IncrementalCsv,
-                            read_csv, render_csv, unneutralise)
+from leakview.csvio import (
+    CSV_COLUMNS,
+    ESCAPED_PREFIXES,
+    FORMULA_PREFIXES,
+    IncrementalCsv,
+    read_csv,
+    render_csv,
+    unneutralise,
+)
 from leakview.images import ImageLoadError, image_size, load_image
 from leakview.masks import MaskError, import_masks, read_mask
 from leakview.metrics import METRIC_NAMES, overlap_metrics
@@ -106,7 +113,8 @@ json_value = st.recursive(
 
 labelme_like = st.fixed_dictionaries(
     {}, optional={
-        "imagePath": st.sampled_from(["img.png", "../img.png", "/etc/passwd", "", "img"]) | json_value,
+        "imagePath": (st.sampled_from(["img.png", "../img.png", "/etc/passwd", "", "img"])
+                      | json_value),
         "imageHeight": st.sampled_from([4, 0, -1, 10**12]) | json_value,
         "imageWidth": st.sampled_from([5, 0, 2**40]) | json_value,
         "shapes": st.lists(st.fixed_dictionaries(

@@ -15,8 +15,21 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from leakview.masks import rasterize_polygon, rasterize_rectangle, read_mask, write_mask  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401
-    CLASSES, IMAGE_SHAPE, click, drag, folder, image_point, image_template, key, make_window,
-    saved_mask, settings, tiny_model, viewport_point, wait_layer)
+    CLASSES,
+    IMAGE_SHAPE,
+    click,
+    drag,
+    folder,
+    image_point,
+    image_template,
+    key,
+    make_window,
+    saved_mask,
+    settings,
+    tiny_model,
+    viewport_point,
+    wait_layer,
+)
 
 
 def overlap_area(window, method="saliency"):

@@ -11,7 +11,14 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from test_gui_support import (  # noqa: E402,F401
-    Heartbeat, key, make_window, settings, tiny_model, wait_layer, write_images)
+    Heartbeat,
+    key,
+    make_window,
+    settings,
+    tiny_model,
+    wait_layer,
+    write_images,
+)
 
 MAX_STALL_MS = 1000
 

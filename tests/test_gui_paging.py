@@ -18,7 +18,13 @@ from PySide6.QtTest import QTest  # noqa: E402
 from leakview.gui import session as session_module  # noqa: E402
 from leakview.masks import read_mask  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401
-    IMAGE_SHAPE, make_window, settings, tiny_model, wait_layer, write_images)
+    IMAGE_SHAPE,
+    make_window,
+    settings,
+    tiny_model,
+    wait_layer,
+    write_images,
+)
 
 MAX_DOCUMENTS = 6
 CACHE_ENTRIES = 10
@@ -70,7 +76,7 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
         if number:
             QTest.keyClick(window.canvas, Qt.Key.Key_D)
         path = window.image_list.current_path()
-        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None
+        qtbot.waitUntil(lambda path=path: _shown(window) == path and session.document is not None
                         and session.document.image_path == Path(path), timeout=15000)
         if number == 2:
             failing.add(session.document.mask_file)
@@ -85,7 +91,7 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
     for _ in range(120):
         QTest.keyPress(window.canvas, Qt.Key.Key_D)
         path = window.image_list.current_path()
-        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None,
+        qtbot.waitUntil(lambda path=path: _shown(window) == path and session.document is not None,
                         timeout=15000)
         shown.add(path)
         # Never more documents than the bound plus the one whose write failed.
@@ -113,7 +119,7 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
     # Going back shows every edit: from disk, and from the kept document.
     for path, region in edited.items():
         assert window.image_list.select_path(path)
-        qtbot.waitUntil(lambda: _shown(window) == path and session.document is not None
+        qtbot.waitUntil(lambda path=path: _shown(window) == path and session.document is not None
                         and session.document.image_path == Path(path), timeout=15000)
         np.testing.assert_array_equal(session.document.mask, region)
     assert session.document.stack.count() == 1      # the failed one's undo history survived

@@ -13,7 +13,6 @@ from PIL import Image
 from leakview.cli import main
 from leakview.csvio import CSV_COLUMNS, IncrementalCsv, partial_path, read_csv
 from leakview.pipeline import SCAN_COLUMNS
-
 from leaky_folder import SIZE, train_tiny, write_leaky_folder
 
 CLASS_COLOURS = {"red": (230, 30, 30), "blue": (30, 30, 230)}

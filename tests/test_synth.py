@@ -11,9 +11,22 @@ from PIL import Image
 
 from leakview import __version__, cli
 from leakview.masks import read_mask
-from leakview.synth import (CLASSES, CORNERS, DEFAULT_CLASS_COLORS, EDGES, MARKERS, OCCLUDERS,
-                            VIEWS, CornerRect, generate_dataset, get_marker, render_sample,
-                            render_sample_scene, render_scene, sample_name)
+from leakview.synth import (
+    CLASSES,
+    CORNERS,
+    DEFAULT_CLASS_COLORS,
+    EDGES,
+    MARKERS,
+    OCCLUDERS,
+    VIEWS,
+    CornerRect,
+    generate_dataset,
+    get_marker,
+    render_sample,
+    render_sample_scene,
+    render_scene,
+    sample_name,
+)
 
 SIZE = (64, 48)
 SENTINEL = (255, 0, 255)

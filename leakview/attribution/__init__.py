@@ -4,14 +4,22 @@
 returns an :class:`Attribution` for every registered method (``method_names()``: saliency,
 smoothgrad, integrated_gradients, gradcam, lime). ``METHODS`` describes each method and its
 options for the CLI and the GUI. ``explain_batch`` explains several images at once (the one
-batch path of scan, atlas and canary; plain saliency runs as one forward/backward pass). See DESIGN.md, "Attribution conventions".
+batch path of scan, atlas and canary; plain saliency runs as one forward/backward pass). See
+DESIGN.md, "Attribution conventions".
 """
 
 from leakview.attribution.core import Attribution, Cancelled, OptionSpec
 from leakview.attribution.gradcam import find_gradcam_layer
 from leakview.attribution.lime_superpixels import build_perturbations, segment
-from leakview.attribution.registry import (METHODS, MethodInfo, explain, explain_batch,
-                                           method_names, resolve_options, sampling_options)
+from leakview.attribution.registry import (
+    METHODS,
+    MethodInfo,
+    explain,
+    explain_batch,
+    method_names,
+    resolve_options,
+    sampling_options,
+)
 from leakview.attribution.saliency import saliency_batch
 
 __all__ = [

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,11 +95,11 @@ class OptionSpec:
             if kind == "float":
                 if isinstance(value, (bool, np.bool_)):
                     raise ValueError
-                number = float(value)
-                if not math.isfinite(number):
+                real = float(value)
+                if not math.isfinite(real):
                     raise ValueError
-                self._check_range(number, where)
-                return number
+                self._check_range(real, where)
+                return real
             if kind == "choice":
                 text = str(value)
                 if text not in (self.choices or ()):

@@ -31,6 +31,7 @@ call. The map is not normalised (metrics only use ratios of the positive part).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,15 +39,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leakview.attribution.core import (Attribution, Reporter, make_attribution, module_dtype,
-                                       prepare_input, softmax_numpy)
-from leakview.attribution.saliency import _grad_context
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    make_attribution,
+    module_dtype,
+    prepare_input,
+    softmax_numpy,
+)
+from leakview.attribution.saliency import grad_context
 from leakview.models import LoadedModel
 
 _POOLING = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d,
             nn.Flatten, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+# module -> {input size: detected layer name}
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _check_hookable(model: LoadedModel) -> None:
@@ -67,7 +76,7 @@ def trace_layers(model: LoadedModel) -> list[dict[str, Any]]:
     counts: dict[str, int] = {}
     handles = []
 
-    def hook_for(name: str, sub: nn.Module):
+    def hook_for(name: str, sub: nn.Module) -> Callable[[nn.Module, Any, Any], None]:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
             counts[name] = counts.get(name, 0) + 1
@@ -109,7 +118,7 @@ def find_gradcam_layer(model: LoadedModel) -> str:
     return name
 
 
-def _is_map(shape: tuple | None) -> bool:
+def _is_map(shape: tuple[int, ...] | None) -> bool:
     return shape is not None and len(shape) == 4
 
 
@@ -118,10 +127,10 @@ def _choose(events: list[dict[str, Any]]) -> str | None:
                      if isinstance(event["module"], nn.Conv2d) and _is_map(event["shape"])),
                     default=None)
     if last_conv is None:
-        maps = [event["name"] for event in events if _is_map(event["shape"])]
+        maps: list[str] = [event["name"] for event in events if _is_map(event["shape"])]
         return maps[-1] if maps else None
     size = events[last_conv]["shape"][-2:]
-    chosen = events[last_conv]["name"]
+    chosen: str = events[last_conv]["name"]
     for event in events[last_conv + 1:]:
         if isinstance(event["module"], _POOLING):
             break
@@ -135,8 +144,7 @@ def _layer_examples(model: LoadedModel) -> str:
     try:
         events = trace_layers(model)
     except Exception:  # the examples are a courtesy; never hide the real error
-        names = [name for name, _ in model.module.named_modules() if name]
-        return ", ".join(names[-6:])
+        return ", ".join([name for name, _ in model.module.named_modules() if name][-6:])
     names: list[str] = []
     for event in events:
         if _is_map(event["shape"]) and event["name"] not in names:
@@ -171,7 +179,7 @@ def gradcam(model: LoadedModel, image: np.ndarray, target: int | None, reporter:
     captured: list[Any] = []
     handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
     try:
-        with _grad_context():
+        with grad_context():
             leaf = inputs.detach().clone().requires_grad_(True)
             logits = model.module(leaf)
             if not captured:

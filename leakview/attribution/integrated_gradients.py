@@ -15,8 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from leakview.attribution.core import (Attribution, Reporter, gaussian_blur, make_attribution,
-                                       normalised_constant, prepare_input, softmax_numpy)
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    gaussian_blur,
+    make_attribution,
+    normalised_constant,
+    prepare_input,
+    softmax_numpy,
+)
 from leakview.attribution.saliency import input_gradient
 from leakview.models import LoadedModel
 

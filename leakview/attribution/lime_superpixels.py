@@ -41,9 +41,17 @@ from lime.lime_base import LimeBase
 from skimage.segmentation import felzenszwalb, quickshift, slic
 from threadpoolctl import threadpool_limits
 
-from leakview.attribution.core import (Attribution, Reporter, check_image, denormalise,
-                                       gaussian_blur, make_attribution, module_dtype,
-                                       normalised_constant, prepare_input)
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    check_image,
+    denormalise,
+    gaussian_blur,
+    make_attribution,
+    module_dtype,
+    normalised_constant,
+    prepare_input,
+)
 from leakview.models import LoadedModel
 
 SEGMENTATIONS = ("slic", "quickshift", "felzenszwalb", "grid")
@@ -62,7 +70,8 @@ def cosine_distances_to_ones(rows: np.ndarray) -> np.ndarray:
     ones out of ``n`` (an all-zero row gets 1, as scikit-learn's ``pairwise_distances``)."""
     n = rows.shape[1]
     ones = rows.sum(axis=1, dtype=np.float64)
-    return 1.0 - np.sqrt(ones / n)
+    distances: np.ndarray = 1.0 - np.sqrt(ones / n)
+    return distances
 
 
 def segment(image01: np.ndarray, method: str = "slic", superpixels: int = 50,
@@ -222,8 +231,9 @@ def lime(model: LoadedModel, image: np.ndarray, target: int | None, reporter: Re
     ``extras``: ``segments`` (h x w int32), ``weights`` (per superpixel, indexed by segment
     id), ``num_superpixels``, ``segmentation_used`` (``grid`` when the segmentation collapsed,
     see :func:`segment_with_fallback`), ``intercept``, ``score`` (R^2 of the surrogate),
-    ``local_pred``, ``stability`` (last top-5 Jaccard, NaN after a single fit), ``stability_history``
-    (``[(samples, jaccard), ...]``), ``samples_used``, ``early_stopped``, ``provisional``.
+    ``local_pred``, ``stability`` (last top-5 Jaccard, NaN after a single fit),
+    ``stability_history`` (``[(samples, jaccard), ...]``), ``samples_used``, ``early_stopped``,
+    ``provisional``.
     """
     options: dict[str, Any] = dict(
         samples=samples, superpixels=superpixels, segmentation=segmentation,

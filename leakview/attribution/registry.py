@@ -8,17 +8,24 @@ everything and runs one method.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from leakview.attribution.core import (Attribution, OptionSpec, ProgressFn, Reporter, StopFn,
-                                       check_image, check_target)
+from leakview.attribution.core import (
+    Attribution,
+    OptionSpec,
+    ProgressFn,
+    Reporter,
+    StopFn,
+    check_image,
+    check_target,
+)
 from leakview.attribution.gradcam import gradcam
 from leakview.attribution.integrated_gradients import integrated_gradients
-from leakview.attribution.lime_superpixels import (FEATURE_SELECTIONS, FILLS, SEGMENTATIONS,
-                                                   lime)
+from leakview.attribution.lime_superpixels import FEATURE_SELECTIONS, FILLS, SEGMENTATIONS, lime
 from leakview.attribution.saliency import saliency, saliency_batch, smoothgrad
 from leakview.models import LoadedModel
 

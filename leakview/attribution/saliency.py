@@ -7,18 +7,27 @@ never touched. The saliency map is ``max_c |d y_t / d x_c|`` at model resolution
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import torch
 
-from leakview.attribution.core import (Attribution, Reporter, check_image, check_target,
-                                       make_attribution, module_dtype, prepare_input,
-                                       softmax_numpy)
+from leakview.attribution.core import (
+    Attribution,
+    Reporter,
+    check_image,
+    check_target,
+    make_attribution,
+    module_dtype,
+    prepare_input,
+    softmax_numpy,
+)
 from leakview.models import LoadedModel
 
 
-def _grad_context():
+def grad_context() -> AbstractContextManager[None]:
     """Gradients on, even when the caller sits inside ``no_grad``/``inference_mode``."""
     return _Both(torch.inference_mode(False), torch.enable_grad())
 
@@ -48,7 +57,7 @@ def input_gradient(model: LoadedModel, inputs: torch.Tensor, target: int | Seque
     which equals each sample's own gradient because samples do not interact in eval mode
     (BatchNorm uses its running statistics then). ``target`` None means each sample's argmax.
     """
-    with _grad_context():
+    with grad_context():
         leaf = inputs.detach()
         if leaf.is_inference():  # made under inference_mode: autograd needs a normal tensor
             leaf = leaf.clone()
@@ -91,17 +100,22 @@ def saliency_batch(model: LoadedModel, images: Sequence[np.ndarray],
     images = [check_image(image) for image in images]
     if not images:
         return []
+    checked: list[int | None] | None = None
     if targets is not None:
-        targets = list(targets)
-        if len(targets) != len(images):
-            raise ValueError(f"{len(targets)} targets for {len(images)} images")
-        targets = [check_target(model, target) for target in targets]
+        wanted = list(targets)
+        if len(wanted) != len(images):
+            raise ValueError(f"{len(wanted)} targets for {len(images)} images")
+        checked = [check_target(model, target) for target in wanted]
     inputs = model.preprocess_batch(images).to(dtype=module_dtype(model)).detach()
-    if targets is not None and any(target is None for target in targets):
-        with torch.inference_mode():
-            predicted = model.module(inputs).argmax(dim=1).tolist()
-        targets = [predicted[i] if target is None else target for i, target in enumerate(targets)]
-    gradient, logits, chosen = input_gradient(model, inputs, targets)
+    resolved: list[int] | None = None
+    if checked is not None:
+        predicted: list[int] = []
+        if any(target is None for target in checked):
+            with torch.inference_mode():
+                predicted = model.module(inputs).argmax(dim=1).tolist()
+        resolved = [predicted[i] if target is None else target
+                    for i, target in enumerate(checked)]
+    gradient, logits, chosen = input_gradient(model, inputs, resolved)
     maps = gradient.abs().amax(dim=1)
     probabilities = softmax_numpy(logits)
     return [make_attribution(model, _image_size(image), "saliency", int(chosen[i]), maps[i],

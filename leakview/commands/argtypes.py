@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 
 def device(text: str) -> str:
@@ -98,7 +99,7 @@ def add_atlas_rule_arguments(parser: argparse.ArgumentParser) -> None:
                         help="panels per row of the atlas figure (default 4)")
 
 
-def atlas_rule(args: argparse.Namespace) -> dict:
+def atlas_rule(args: argparse.Namespace) -> dict[str, Any]:
     """The hot-spot parameters of :func:`add_atlas_rule_arguments` as AtlasBuilder keywords."""
     return {"hot_fraction": args.hot_fraction, "outside_share": args.outside_share,
             "min_concentration": args.min_concentration, "min_images": args.min_images,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from leakview.atlas import Atlas
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from leakview.attribution import method_names
 
     parser = subparsers.add_parser(
@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "normalise it to sum 1 and average the maps per predicted class at the model's "
             "input size. The figure shows each class's mean map over its mean image, with the "
             "hot spot (the top 1% of the frame's cells) in yellow and, where masks exist, the "
-            "expected region in cyan; a class is flagged when its hot spot is concentrated and lies "
-            "outside the expected region in at least 90% of its images."))
+            "expected region in cyan; a class is flagged when its hot spot is concentrated and "
+            "lies outside the expected region in at least 90% of its images."))
     parser.add_argument("folder", metavar="DIR", help="image folder (ImageFolder tree for "
                                                       "true labels)")
     parser.add_argument("--method", default="saliency", choices=method_names(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "gui",
         help="open the desktop app (default when no command is given)",
@@ -25,4 +25,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from leakview.gui.app import run_app
 
-    return run_app(folder=args.folder, model=args.model, demo=args.demo)
+    status: int = run_app(folder=args.folder, model=args.model, demo=args.demo)
+    return status

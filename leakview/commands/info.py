@@ -9,7 +9,7 @@ from leakview.cli import CommandError
 from leakview.commands import argtypes
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "info", help="describe a model file (architecture, classes, input size)",
         description="Load MODEL safely (weights only) and print what it is, as JSON.")

@@ -8,7 +8,7 @@ import sys
 from leakview.cli import CommandError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "masks", help="manage expected-region masks (import LabelMe / COCO annotations)",
         description="Manage the expected-region masks stored under DIR/.leakview/masks.")

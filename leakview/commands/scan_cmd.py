@@ -13,7 +13,7 @@ from leakview.commands import argtypes
 EXIT_LEAK = 3
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from leakview.attribution import method_names
 
     parser = subparsers.add_parser(

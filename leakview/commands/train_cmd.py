@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from leakview.cli import CommandError
 from leakview.commands import argtypes
 
+if TYPE_CHECKING:  # imported for real inside run(): the CLI starts without torch
+    from leakview.progress import ProgressBar
+    from leakview.train import TrainProgress
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train", help="train (or fine-tune) a torchvision classifier on an ImageFolder tree",
         description=("Train a torchvision classifier from scratch (or fine-tune --init) on "
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     bars: dict[int, ProgressBar] = {}
 
-    def report(step) -> None:
+    def report(step: TrainProgress) -> None:
         bar = bars.setdefault(step.epoch, ProgressBar(step.batches,
                                                       f"epoch {step.epoch}/{step.epochs}",
                                                       unit="batch"))
@@ -82,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-def _update(bar, done: int, total: int) -> None:
+def _update(bar: ProgressBar, done: int, total: int) -> None:
     bar.total = total
     bar.update(done)

@@ -19,15 +19,27 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
 Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
 
-from leakview.layout import (LEAKVIEW_DIR, MARKERS_SUBDIR, MASKS_SUBDIR, default_masks_root,
-                             has_image_extension, mask_path)
-from leakview.masks.store import MaskError, find_mask, read_mask, write_mask
-from leakview.masks.raster import (MAX_BRUSH_RADIUS, MAX_MASK_PIXELS, mask_boundary,
-                                   rasterize_ellipse, rasterize_polygon, rasterize_rectangle,
-                                   rasterize_stroke)
-from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
+from leakview.layout import (
+    LEAKVIEW_DIR,
+    MARKERS_SUBDIR,
+    MASKS_SUBDIR,
+    default_masks_root,
+    has_image_extension,
+    mask_path,
+)
 from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
 from leakview.masks.importer import ImportReport, check_mask_destination, import_masks
+from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
+from leakview.masks.raster import (
+    MAX_BRUSH_RADIUS,
+    MAX_MASK_PIXELS,
+    mask_boundary,
+    rasterize_ellipse,
+    rasterize_polygon,
+    rasterize_rectangle,
+    rasterize_stroke,
+)
+from leakview.masks.store import MaskError, find_mask, read_mask, write_mask
 
 __all__ = [
     "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR", "MASKS_SUBDIR", "MAX_BRUSH_RADIUS",

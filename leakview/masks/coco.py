@@ -13,14 +13,22 @@ pycocotools). Crowd annotations (``iscrowd: 1``) are part of the union unless
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from leakview.masks.jsonvalid import (checked_mask_shape, json_dimension, json_number,
-                                      json_type_name, label_set, load_json, source_path)
+from leakview.masks.jsonvalid import (
+    checked_mask_shape,
+    json_dimension,
+    json_number,
+    json_type_name,
+    label_set,
+    load_json,
+    source_path,
+)
 from leakview.masks.raster import fill_polygon
 from leakview.masks.store import MaskError
 

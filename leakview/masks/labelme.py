@@ -18,17 +18,30 @@ import binascii
 import io
 import math
 import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from leakview.masks.jsonvalid import (checked_mask_shape, json_dimension, json_points,
-                                      json_type_name, label_set, load_json, source_path)
-from leakview.masks.raster import (MAX_MASK_PIXELS, check_shape, fill_polygon, rasterize_ellipse,
-                                   rasterize_rectangle)
+from leakview.masks.jsonvalid import (
+    checked_mask_shape,
+    json_dimension,
+    json_points,
+    json_type_name,
+    label_set,
+    load_json,
+    source_path,
+)
+from leakview.masks.raster import (
+    MAX_MASK_PIXELS,
+    check_shape,
+    fill_polygon,
+    rasterize_ellipse,
+    rasterize_rectangle,
+)
 from leakview.masks.store import MaskError
 
 __all__ = ["LABELME_AREA_TYPES", "LabelmeResult", "labelme_recorded_shape", "labelme_to_mask",
