@@ -17,8 +17,18 @@ from PIL import Image
 
 import leakview.cli as cli
 from leakview.attribution import Cancelled
-from leakview.canary import (CSV_COLUMNS, IMAGE_COLUMNS, CanaryConfig, CanaryConfigError,
-                             CanaryRule, build_marker, judge, leaky_name, palette, run_canary)
+from leakview.canary import (
+    CSV_COLUMNS,
+    IMAGE_COLUMNS,
+    CanaryConfig,
+    CanaryConfigError,
+    CanaryRule,
+    build_marker,
+    judge,
+    leaky_name,
+    palette,
+    run_canary,
+)
 from leakview.canary.run import Run as _Run
 from leakview.commands import canary_cmd
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, read_mask, write_mask

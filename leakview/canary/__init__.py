@@ -58,13 +58,24 @@ the HTML, rendered from ``templates/report.html.j2``), :mod:`~leakview.canary.ru
 in order, :func:`run_canary`).
 """
 
-from leakview.canary.config import (MODELS, CanaryConfig, CanaryConfigError, CanaryRule,
-                                    check_config, resolve_config)
+from leakview.canary.config import (
+    MODELS,
+    CanaryConfig,
+    CanaryConfigError,
+    CanaryRule,
+    check_config,
+    resolve_config,
+)
 from leakview.canary.control import ProgressFn, StopFn
 from leakview.canary.judge import judge
 from leakview.canary.leaky_copy import LEAKY_DATA_FORMAT, LEAKY_DIR, leaky_name
-from leakview.canary.report import (CANARY_FORMAT, CSV_COLUMNS, IMAGE_COLUMNS, read_report,
-                                    render_html)
+from leakview.canary.report import (
+    CANARY_FORMAT,
+    CSV_COLUMNS,
+    IMAGE_COLUMNS,
+    read_report,
+    render_html,
+)
 from leakview.canary.run import PHASES, CanaryResult, run_canary
 from leakview.markers import build_marker, palette
 

@@ -5,9 +5,10 @@ dialog and :func:`leakview.canary.run_canary` (:func:`check_config`, :func:`reso
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -11,8 +11,9 @@ overlap with the marker, the marker's bounding box and the expected region.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,8 +24,14 @@ from leakview.canary.figures import figure_indices
 from leakview.canary.judge import finite
 from leakview.canary.leaky_copy import CanaryData, marker_rng
 from leakview.images import ImageLoadError, load_image
-from leakview.masks import (MARKERS_SUBDIR, MaskError, default_masks_root, find_mask, mask_path,
-                            read_mask)
+from leakview.masks import (
+    MARKERS_SUBDIR,
+    MaskError,
+    default_masks_root,
+    find_mask,
+    mask_path,
+    read_mask,
+)
 from leakview.metrics import overlap_metrics
 from leakview.models import LoadedModel
 

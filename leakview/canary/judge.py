@@ -4,7 +4,8 @@ and which attribution methods found the leak (the rule is :class:`CanaryRule`)."
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from leakview.canary.config import CanaryRule
 

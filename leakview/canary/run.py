@@ -18,8 +18,13 @@ from leakview.canary.control import ProgressFn, RunControl, StopFn
 from leakview.canary.evaluate import Evaluator
 from leakview.canary.figures import make_figures
 from leakview.canary.judge import judge
-from leakview.canary.leaky_copy import (LEAKY_DIR, CanaryData, data_info, marker_info,
-                                        write_leaky_copy)
+from leakview.canary.leaky_copy import (
+    LEAKY_DIR,
+    CanaryData,
+    data_info,
+    marker_info,
+    write_leaky_copy,
+)
 from leakview.canary.report import RunRecord, write_reports
 from leakview.canary.training import model_info, split, train_model
 from leakview.markers import build_marker

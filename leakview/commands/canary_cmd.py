@@ -10,8 +10,15 @@ from typing import TYPE_CHECKING
 
 from leakview.cli import EXIT_USAGE, CommandError
 from leakview.commands import argtypes
-from leakview.markers import (CORNERS, DEFAULT_MARKER, EDGES, MARKER_NAMES, parse_colours,
-                              placement, size_defaults)
+from leakview.markers import (
+    CORNERS,
+    DEFAULT_MARKER,
+    EDGES,
+    MARKER_NAMES,
+    parse_colours,
+    placement,
+    size_defaults,
+)
 
 if TYPE_CHECKING:
     from leakview.progress import ProgressBar

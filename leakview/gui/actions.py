@@ -5,12 +5,21 @@ registry (``attribution.METHODS``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QHeaderView, QMainWindow, QMenu, QTableWidget, \
-    QTableWidgetItem, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QHeaderView,
+    QMainWindow,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from leakview.attribution import METHODS
 from leakview.gui.drawing import TOOL_KEYS, TOOL_LABELS, Tool, tool_text

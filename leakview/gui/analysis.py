@@ -20,17 +20,18 @@ The folder, model, masks root, rule and top-k fraction come from the window's
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from leakview.appstate import AppState
 from leakview.atlas import Atlas, AtlasBuilder
+from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.report import summarize
 from leakview.scan import ImageResult, ScanOptions, ScanRow, scan
 from leakview.verdict import VerdictRule, rejudge
-from leakview.gui.workers import Job, JobRunner, Progress
 
 
 class FolderAnalysis(QObject):

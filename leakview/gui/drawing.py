@@ -18,10 +18,14 @@ from enum import Enum
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QCursor
 
-from leakview.masks import (rasterize_ellipse, rasterize_polygon, rasterize_rectangle,
-                            rasterize_stroke)
 from leakview.gui.image_view import ImageCanvas
 from leakview.gui.mask_doc import MaskDocument
+from leakview.masks import (
+    rasterize_ellipse,
+    rasterize_polygon,
+    rasterize_rectangle,
+    rasterize_stroke,
+)
 
 MIN_RADIUS, MAX_RADIUS = 1.0, 500.0
 

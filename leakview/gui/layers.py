@@ -7,8 +7,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QLabel, QSizePolicy, QSlider,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QWidget,
+)
 
 from leakview.attribution import METHODS
 from leakview.gui.settings import LayerOptions

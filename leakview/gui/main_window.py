@@ -14,18 +14,41 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QScrollArea, QStackedWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS
-from leakview.gui.actions import (REDO_KEYS, UNDO_KEYS, ShortcutsDialog, build_actions,
-                                  connect_actions, fill_toolbar, tool_action)
+from leakview.gui.actions import (
+    REDO_KEYS,
+    UNDO_KEYS,
+    ShortcutsDialog,
+    build_actions,
+    connect_actions,
+    fill_toolbar,
+    tool_action,
+)
 from leakview.gui.analysis import FolderAnalysis
 from leakview.gui.canary_dialog import CanaryDialog, CanaryRun
-from leakview.gui.controllers import (AnalysisController, CanaryController, ExportController,
-                                      FolderController, HelpController, ImageController,
-                                      LayerController, MaskController, ModelController)
+from leakview.gui.controllers import (
+    AnalysisController,
+    CanaryController,
+    ExportController,
+    FolderController,
+    HelpController,
+    ImageController,
+    LayerController,
+    MaskController,
+    ModelController,
+)
 from leakview.gui.drawing import DrawingController, Tool
 from leakview.gui.folder_view import FolderPanel
 from leakview.gui.image_list import ImageList

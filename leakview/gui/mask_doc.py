@@ -23,8 +23,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from leakview.masks import MaskError, check_mask_destination, write_mask
 from leakview.gui.workers import JobRunner
+from leakview.masks import MaskError, check_mask_destination, write_mask
 
 UNDO_LIMIT = 100
 _ABSENT = object()
@@ -115,7 +115,7 @@ def _unpack(packed: tuple | None) -> np.ndarray | None:
 class MaskEdit(QUndoCommand):
     """Replace the document's mask (before/after kept bit-packed)."""
 
-    def __init__(self, document: "MaskDocument", before: np.ndarray | None,
+    def __init__(self, document: MaskDocument, before: np.ndarray | None,
                  after: np.ndarray | None, text: str) -> None:
         super().__init__(text)
         self.document = document

@@ -5,24 +5,37 @@ boxes show and set the window's :class:`leakview.appstate.AppState` (``target``,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS
-from leakview.metrics import METRIC_DESCRIPTIONS, METRIC_NAMES
-from leakview.resources import demo_model_path
-from leakview.verdict import VerdictRule
 from leakview.gui.layers import LayerPanel
 from leakview.gui.options_form import OptionsForm
 from leakview.gui.settings import LayerOptions
+from leakview.metrics import METRIC_DESCRIPTIONS, METRIC_NAMES
+from leakview.resources import demo_model_path
+from leakview.verdict import VerdictRule
 
 OPEN_MODEL = "__open__"
 LEAK_COLOR, OK_COLOR, UNKNOWN_COLOR = QColor(229, 57, 53), QColor(67, 160, 71), QColor(120, 120,

@@ -27,12 +27,12 @@ from PySide6.QtCore import QObject, Signal
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, explain
+from leakview.gui.mask_doc import MaskDocument, MaskStore
+from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import MaskError, find_mask, mask_path, read_mask
 from leakview.models import LoadedModel, ModelLoadError, load_model
 from leakview.scan import ScanRow, score_attribution
-from leakview.gui.mask_doc import MaskDocument, MaskStore
-from leakview.gui.workers import Job, JobRunner, Progress
 
 # Bounded caches (least recently used first out), so paging through a 10,000-image folder
 # keeps memory flat: mask documents (with their undo history) of the last MAX_DOCUMENTS images

@@ -5,9 +5,9 @@ is true once the job was cancelled or became *stale* (its ``stale()`` predicate,
 "the image or model generation moved on"); the core's long functions take it as their
 ``should_stop`` and raise :class:`leakview.attribution.Cancelled` between batches.
 ``ctx.progress(done, total, detail)`` sends a :class:`Progress` back to the GUI thread (the
-status bar shows ``done / total``; ``detail`` is the job's own, e.g. a provisional map). Callbacks (``on_done``,
-``on_progress``, ``on_error``, ``on_cancel``) always run on the GUI thread and never for a
-stale job, so a late result can never land on the wrong image.
+status bar shows ``done / total``; ``detail`` is the job's own, e.g. a provisional map).
+Callbacks (``on_done``, ``on_progress``, ``on_error``, ``on_cancel``) always run on the GUI
+thread and never for a stale job, so a late result can never land on the wrong image.
 
 :class:`JobRunner` owns one single-thread pool per lane: ``model`` (interactive torch work,
 serialised so hooks and gradients never interleave), ``batch`` (folder analysis, on its own
@@ -20,8 +20,9 @@ from __future__ import annotations
 import itertools
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
@@ -46,7 +47,7 @@ class Progress:
 class JobContext:
     """What a job's function sees: cancellation and progress."""
 
-    def __init__(self, job: "Job") -> None:
+    def __init__(self, job: Job) -> None:
         self._job = job
 
     def should_stop(self) -> bool:
@@ -225,7 +226,7 @@ class JobRunner(QObject):
         self.cancel(lambda job: job.lane != "masks")
         ok = self.pools["masks"].waitForDone(-1)
         deadline = time.monotonic() + timeout_ms / 1000
-        for lane, pool in self.pools.items():
+        for pool in self.pools.values():
             left = max(0, int((deadline - time.monotonic()) * 1000))
             ok = pool.waitForDone(left) and ok
         if ok and self._gc_held:

@@ -36,10 +36,25 @@ Modules: :mod:`~leakview.synth.canvas` (drawing helpers, noise), :mod:`~leakview
 """
 
 from leakview.demo_world import CLASSES, DEFAULT_SIZE, MAX_SIDE, MIN_SIDE
-from leakview.markers import (CORNERS, DEFAULT_CLASS_COLORS, DEFAULT_MARKER, EDGES, MARKERS,
-                              CornerRect, Marker, Stripe, Watermark, get_marker)
-from leakview.synth.dataset import (DATASET_FORMAT, generate_dataset, render_sample,
-                                    render_sample_scene, sample_name)
+from leakview.markers import (
+    CORNERS,
+    DEFAULT_CLASS_COLORS,
+    DEFAULT_MARKER,
+    EDGES,
+    MARKERS,
+    CornerRect,
+    Marker,
+    Stripe,
+    Watermark,
+    get_marker,
+)
+from leakview.synth.dataset import (
+    DATASET_FORMAT,
+    generate_dataset,
+    render_sample,
+    render_sample_scene,
+    sample_name,
+)
 from leakview.synth.occluders import OCCLUDERS
 from leakview.synth.scene import VIEWS, Scene, render_scene
 from leakview.synth.textures import cargo_texture

@@ -3,7 +3,8 @@ smooth value noise and jittered colours."""
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw

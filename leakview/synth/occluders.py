@@ -4,7 +4,7 @@ the sampling probe's boom) and the shadow that only darkens it."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

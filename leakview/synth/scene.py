@@ -4,8 +4,8 @@ camera) and the :class:`Scene` it returns, with its cargo mask."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

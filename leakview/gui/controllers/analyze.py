@@ -3,8 +3,9 @@ per-class table and class atlas in the folder panel (and its badges in the image
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtWidgets import QDockWidget
 

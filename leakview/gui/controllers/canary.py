@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from PySide6.QtWidgets import QWidget
 
 from leakview.appstate import AppState

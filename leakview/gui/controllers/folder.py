@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from leakview.appstate import AppState
-from leakview.images import discover_images
 from leakview.gui.actions import Handlers
 from leakview.gui.analysis import FolderAnalysis
 from leakview.gui.controllers.masks import MaskController
@@ -18,6 +17,7 @@ from leakview.gui.mask_doc import MaskStore
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify
+from leakview.images import discover_images
 
 
 @dataclass(eq=False, repr=False)

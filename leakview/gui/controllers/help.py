@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from leakview import __version__

@@ -3,9 +3,9 @@ side-by-side study figure (``report.study_figure``, redrawn as its inputs change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QStackedWidget

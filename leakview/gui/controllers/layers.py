@@ -3,14 +3,13 @@ LIME, the top-5 prediction and the overlap table of the image on screen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, resolve_options
-from leakview.scan import ScanRow
 from leakview.gui.actions import Handlers, layer_action, layer_numbers
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
@@ -19,6 +18,7 @@ from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify, StatusPanel
+from leakview.scan import ScanRow
 
 
 @dataclass(eq=False, repr=False)

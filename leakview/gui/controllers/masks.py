@@ -3,15 +3,14 @@ File > Import masks (LabelMe / COCO, written by ``masks.import_masks``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from PySide6.QtGui import QAction, QActionGroup, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QWidget
 
 from leakview.appstate import AppState
-from leakview.masks import import_masks
 from leakview.gui.actions import Handlers, tool_action
 from leakview.gui.drawing import TOOL_HINTS, TOOL_LABELS, DrawingController, Tool
 from leakview.gui.image_list import ImageList
@@ -21,6 +20,8 @@ from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
+from leakview.masks import import_masks
+
 
 @dataclass(eq=False, repr=False)
 class MaskController:

@@ -9,7 +9,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from leakview.appstate import AppState
-from leakview.models import LoadedModel
 from leakview.gui.actions import Handlers
 from leakview.gui.analysis import FolderAnalysis
 from leakview.gui.image_list import ImageList
@@ -18,6 +17,7 @@ from leakview.gui.results_panel import ResultsPanel, demo_models
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import MessageBar, Notify
+from leakview.models import LoadedModel
 
 MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
 
