@@ -63,13 +63,10 @@ from PIL import Image
 
 from leakview.atomic import atomic_open, atomic_write_text
 from leakview.attribution import resolve_options
-from leakview.masks import mask_boundary
 from leakview.models import LoadedModel, resize_uint8
 from leakview.scan import ImageResult, ScanOptions, scan
 
 ATLAS_FORMAT = "leakview-atlas/1"
-HOT_COLOUR = (255, 255, 0)  # yellow: not one of the default marker colours
-MASK_COLOUR = (0, 255, 255)
 
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
@@ -173,6 +170,8 @@ class Atlas:
     def figure(self, columns: int = 4) -> np.ndarray:
         """One panel per class: the mean map as a heat map over the class's mean image, the
         hot spot outlined in yellow, the mask coverage (>= 50% of images) in cyan."""
+        from leakview.atlas_figure import atlas_figure
+
         return atlas_figure(self, columns)
 
 
@@ -216,7 +215,7 @@ class _Accumulator:
         self.masked = 0                        # images with a mask
         self.coverage_sum = np.zeros(frame, np.float64)
         self.union = np.zeros(frame, bool)
-        self.pixels = _block_sum(np.ones(frame), cell)   # pixels per cell
+        self.pixels = block_sum(np.ones(frame), cell)   # pixels per cell
         self.inside_count = np.zeros(self.pixels.shape, np.int64)  # per cell: masks covering
         self.outside: list[float] = []         # own map outside own mask
 
@@ -237,7 +236,7 @@ class _Accumulator:
             self.coverage_sum += cells
             self.union |= cells
             # a cell is inside the mask when at least half of its pixels are
-            covered = _block_sum(cells.astype(np.float64), self.cell) / self.pixels
+            covered = block_sum(cells.astype(np.float64), self.cell) / self.pixels
             self.inside_count += covered >= 0.5
             self.outside.append(float(normalised[~cells].sum()))
 
@@ -247,7 +246,7 @@ def default_cell(frame: Sequence[int]) -> int:
     return max(1, int(round(min(frame) / 24)))
 
 
-def _block_sum(array: np.ndarray, cell: int) -> np.ndarray:
+def block_sum(array: np.ndarray, cell: int) -> np.ndarray:
     """Sum over ``cell x cell`` blocks (the last row/column of blocks may be smaller)."""
     rows = np.arange(0, array.shape[0], cell)
     cols = np.arange(0, array.shape[1], cell)
@@ -270,7 +269,7 @@ def _finish(name: str, index: int, acc: _Accumulator, hot_fraction: float,
     mean_map = acc.map_sum / acc.count
     entry.mean_map = mean_map
     entry.mean_image = np.clip(np.round(acc.image_sum / acc.count), 0, 255).astype(np.uint8)
-    grid = _block_sum(mean_map, cell)                      # mass per cell
+    grid = block_sum(mean_map, cell)                      # mass per cell
     pixels = acc.pixels                                     # pixels per cell
     k = min(grid.size, max(1, int(math.floor(hot_fraction * grid.size + 0.5))))
     order = np.argsort(-grid.ravel(), kind="stable")[:k]
@@ -417,97 +416,3 @@ def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str 
                        keep_attributions=True):
         builder.add_result(result)
     return builder.finish()
-
-
-# -------------------------------------------------------------------------------- figure
-
-def _outline(pixels: np.ndarray, region: np.ndarray, colour: tuple[int, int, int]
-             ) -> np.ndarray:
-    """Paint the boundary pixels of ``region`` (the image border counts as outside)."""
-    result = pixels.copy()
-    result[mask_boundary(region)] = colour
-    return result
-
-
-def _upscale(mask: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(mask, factor, 0), factor, 1)
-
-
-def cell_density(mean_map: np.ndarray, cell: int) -> np.ndarray:
-    """The mean map averaged over the hot-spot cells, back at frame resolution (what the figure
-    shows: pixel-level gradient maps are speckled)."""
-    h, w = mean_map.shape
-    grid = _block_sum(mean_map, cell) / _block_sum(np.ones((h, w)), cell)
-    return np.repeat(np.repeat(grid, cell, 0), cell, 1)[:h, :w]
-
-
-def class_panel(entry: ClassAtlas, frame: tuple[int, int], scale: int, cell: int = 1
-                ) -> np.ndarray:
-    """One class's panel at ``scale`` x the frame: the mean map (averaged per cell) as a heat
-    map over the mean image, the mask coverage contour (cyan) and the hot spot (yellow)."""
-    from leakview.report import overlay
-
-    h, w = frame
-    if entry.mean_map is None or entry.mean_image is None:
-        return np.full((h * scale, w * scale, 3), 200, np.uint8)
-    pixels = overlay(entry.mean_image, cell_density(entry.mean_map, cell).astype(np.float32))
-    pixels = np.repeat(np.repeat(pixels, scale, 0), scale, 1)
-    if entry.mask_coverage is not None:
-        pixels = _outline(pixels, _upscale(entry.mask_coverage >= 0.5, scale), MASK_COLOUR)
-    if entry.hot_cells is not None:
-        pixels = _outline(pixels, _upscale(entry.hot_cells, scale), HOT_COLOUR)
-    return pixels
-
-
-def _caption(entry: ClassAtlas) -> str:
-    text = f"{entry.name}: {entry.count} img"
-    if entry.labelled:
-        text += f" ({entry.correct} correct)"
-    if entry.count == 0:
-        return f"{entry.name}: no images predicted"
-    if math.isfinite(entry.mass_outside_masks):
-        text += f", {entry.mass_outside_masks:.0%} outside masks"
-    if entry.hot_spot_outside:
-        text += ", HOT SPOT OUTSIDE"
-    return text
-
-
-def atlas_figure(atlas: Atlas, columns: int = 4) -> np.ndarray:
-    """The atlas as one RGB uint8 image (rows of ``columns`` class panels)."""
-    from PIL import ImageDraw, ImageFont
-
-    h, w = atlas.frame
-    scale = max(1, int(math.ceil(200 / h)))
-    panel_h, panel_w = h * scale, w * scale
-    caption_h, title_h, gap = 34, 40, 8
-    count = max(1, len(atlas.classes))
-    columns = max(1, min(columns, count))
-    rows = int(math.ceil(count / columns))
-    width = columns * panel_w + (columns - 1) * gap
-    height = title_h + rows * (panel_h + caption_h)
-    canvas = Image.new("RGB", (max(width, 420), height), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
-    source = Path(str(atlas.model.get("source") or "model")).name
-    draw.text((4, 4), f"class atlas: mean {atlas.method} map per predicted class - {source} on "
-                      f"{atlas.root.name or atlas.root} ({atlas.images} images)",
-              fill=(0, 0, 0), font=font)
-    draw.text((4, 20), f"yellow: hot spot (top {atlas.rule.get('hot_fraction', 0.01):.0%} of "
-                       f"{atlas.rule.get('cell', 1)}-px cells); cyan: expected region in >= 50% "
-                       f"of images; red caption: hot spot outside the expected region",
-              fill=(60, 60, 60), font=font)
-    for position, entry in enumerate(atlas.classes):
-        row, column = divmod(position, columns)
-        x = column * (panel_w + gap)
-        y = title_h + row * (panel_h + caption_h)
-        canvas.paste(Image.fromarray(class_panel(entry, atlas.frame, scale,
-                                                 int(atlas.rule.get("cell", 1)))), (x, y))
-        caption = _caption(entry)
-        colour = (200, 0, 0) if entry.hot_spot_outside else (0, 0, 0)
-        draw.text((x + 2, y + panel_h + 4), caption, fill=colour, font=font)
-        if entry.count:
-            detail = f"hot spot holds {entry.hot_mass:.0%} of the mass"
-            if entry.hot_centre:
-                detail += f" at y={entry.hot_centre[0]:.2f} x={entry.hot_centre[1]:.2f}"
-            draw.text((x + 2, y + panel_h + 18), detail, fill=(60, 60, 60), font=font)
-    return np.asarray(canvas)

@@ -1,7 +1,7 @@
 """The folder-analysis panel: methods to scan, Analyze / Cancel / Export buttons, the folder
 verdict, and two tabs: the per-class summary (``report.summarize`` output, shown as it is) and
 the class atlas (:mod:`leakview.atlas`: the mean attribution map per predicted class, drawn by
-``atlas.class_panel``, with the hot-spot flag of each class). The ticked methods are the
+``atlas_figure.class_panel``, with the hot-spot flag of each class). The ticked methods are the
 window's ``AppState.methods``."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from leakview.appstate import AppState
-from leakview.atlas import Atlas, ClassAtlas, class_panel
+from leakview.atlas import Atlas, ClassAtlas
+from leakview.atlas_figure import class_panel
 from leakview.attribution import METHODS
 from leakview.gui.results_panel import fmt
 from leakview.verdict import LEAK, OK
