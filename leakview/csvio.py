@@ -26,8 +26,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "concentration", "leak_flag", "error",
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-ESCAPED_PREFIXES = (*FORMULA_PREFIXES, "'")
-"""Cells starting with one of these get a leading ``'``: formulas, and the quote itself."""
 
 
 class CsvFormatError(PathError):
@@ -35,14 +33,16 @@ class CsvFormatError(PathError):
 
 
 def neutralise(text: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with ``'``. A cell that starts
-    with ``'`` itself is prefixed too, so :func:`unneutralise` gives back the exact text."""
-    return "'" + text if text.startswith(ESCAPED_PREFIXES) else text
+    """Prefix a cell that a spreadsheet would run as a formula with ``'``."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def unneutralise(cell: str) -> str:
-    """The text that :func:`neutralise` turned into ``cell``."""
-    return cell[1:] if cell.startswith("'") else cell
+    """The text :func:`neutralise` made ``cell`` from: the ``'`` before a formula character is
+    dropped. ``neutralise(unneutralise(cell)) == cell`` for every cell, so a row read back and
+    written again is byte-identical. (A text that itself starts with ``'=`` reads back without
+    its quote: such a cell is ambiguous, which is why names are compared as cells on resume.)"""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES) else cell
 
 
 def format_cell(value: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from leakview.atlas import Atlas, AtlasBuilder
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
-from leakview.csvio import IncrementalCsv, partial_path
+from leakview.csvio import IncrementalCsv, neutralise, partial_path
 from leakview.models import LoadedModel, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
@@ -126,14 +126,16 @@ def _resumable_rows(job: ScanJob) -> list[ScanRow]:
 
 def _resume(job: ScanJob, methods: Sequence[str]) -> tuple[list[ScanRow], set[str]]:
     """The rows an earlier run of ``job`` completed (every requested method of an image), and
-    those images' names."""
+    those images' names as CSV cells."""
     wanted = set(methods)
     previous = _resumable_rows(job)
+    # names compared as the CSV writes them: exact even for a name that starts with "'="
     by_image: dict[str, set[str]] = {}
     for row in previous:
-        by_image.setdefault(row.image, set()).add(row.method)
+        by_image.setdefault(neutralise(row.image), set()).add(row.method)
     done = {image for image, done_methods in by_image.items() if wanted <= done_methods}
-    return [row for row in previous if row.image in done and row.method in wanted], done
+    return [row for row in previous
+            if neutralise(row.image) in done and row.method in wanted], done
 
 
 def _check(job: ScanJob) -> None:
@@ -169,7 +171,8 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         print(f"skipped folder {problem}", file=stream or open(os.devnull, "w"))
 
     kept, done_images = _resume(job, options.methods) if job.resume else ([], set())
-    todo = [path for path in paths if path.relative_to(job.folder).as_posix() not in done_images]
+    todo = [path for path in paths
+            if neutralise(path.relative_to(job.folder).as_posix()) not in done_images]
 
     writer = IncrementalCsv(job.csv, SCAN_COLUMNS, kept) if job.csv is not None else None
     bar = (ProgressBar(len(todo), "scan" if writer is not None else "atlas", unit="img",
