@@ -51,7 +51,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,28 @@ class AtlasBuilder:
                            "min_concentration": self.min_concentration,
                            "min_images": self.min_images, "cell": self.cell},
                      method_options=dict(self.method_options))
+
+
+class AtlasSet:
+    """The atlases of one scan, one :class:`AtlasBuilder` per method, all fed the same results
+    (what ``leakview scan --atlas``, ``leakview atlas`` and the app's *Analyze folder* use).
+    ``rule``: the builders' hot-spot parameters."""
+
+    def __init__(self, model: LoadedModel, root: str | os.PathLike[str],
+                 methods: Sequence[str],
+                 method_options: Mapping[str, dict[str, Any]] | None = None,
+                 **rule: Any) -> None:
+        options = method_options or {}
+        self.builders = {method: AtlasBuilder(model, root, method, options.get(method), **rule)
+                         for method in methods}
+
+    def add_result(self, result: ImageResult) -> None:
+        for builder in self.builders.values():
+            builder.add_result(result)
+
+    def finish(self) -> dict[str, Atlas]:
+        """Each method's atlas of the images added so far."""
+        return {method: builder.finish() for method, builder in self.builders.items()}
 
 
 def compute_atlas(model: LoadedModel, root: str | os.PathLike[str], method: str = "saliency",

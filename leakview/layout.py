@@ -18,6 +18,10 @@ LEAKVIEW_DIR = ".leakview"
 """leakview's own folder inside an image folder (hidden, so never scanned as images)."""
 MASKS_SUBDIR = "masks"
 MARKERS_SUBDIR = "markers"
+CLEAN_SUBDIR = "clean"
+"""A generated data set's marker-free twin (``demo-data --leak``): ``ROOT/.leakview/clean``."""
+DATASET_JSON = "dataset.json"
+"""How a generated folder was made (demo data, a canary's leaky copy): ``ROOT/.leakview/...``."""
 
 _DIGITS = re.compile(r"([0-9]+)")
 
@@ -144,6 +148,11 @@ def true_label(path: str | os.PathLike[str], root: str | os.PathLike[str],
         return None
     parent = parts[-2]
     return parent if parent in classes else None
+
+
+def dataset_description(root: str | os.PathLike[str]) -> Path:
+    """``ROOT/.leakview/dataset.json``: the description of a generated image folder."""
+    return Path(root) / LEAKVIEW_DIR / DATASET_JSON
 
 
 def default_masks_root(image_root: str | os.PathLike[str], kind: str = MASKS_SUBDIR) -> Path:

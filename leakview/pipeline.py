@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from leakview.atlas import Atlas, AtlasBuilder
+from leakview.atlas import Atlas, AtlasSet
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
@@ -161,14 +161,14 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
                           masks_root=job.masks, batch_size=job.batch_size, rule=job.rule(),
                           maps_dir=job.maps)
     model = resolve_model(job.model, job.device)
-    builders = ({method: AtlasBuilder(model, job.folder, method,
-                                      options.method_options.get(method), **job.atlas.rule)
-                 for method in options.methods} if job.atlas is not None else {})
+    atlases = (AtlasSet(model, job.folder, options.methods, options.method_options,
+                        **job.atlas.rule) if job.atlas is not None else None)
     problems: list[str] = []
     paths = select_images(job.folder, job.shard,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))
-    for problem in problems:
-        print(f"skipped folder {problem}", file=stream or open(os.devnull, "w"))
+    if stream is not None:
+        for problem in problems:
+            print(f"skipped folder {problem}", file=stream)
 
     kept, done_images = _resume(job, options.methods) if job.resume else ([], set())
     todo = [path for path in paths
@@ -186,7 +186,7 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         for result in scan(model, job.folder, todo, options,
                            progress=(lambda done, total: bar.update(done)) if bar else None,
                            should_stop=should_stop,
-                           keep_attributions=job.figures is not None or bool(builders)):
+                           keep_attributions=job.figures is not None or atlases is not None):
             if writer is not None:
                 writer.write(result.rows)
             tally.add_all(result.rows)
@@ -194,8 +194,8 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
             errors += result.error is not None
             if job.figures is not None and result.error is None:
                 _save_figure(job, model, result)
-            for builder in builders.values():
-                builder.add_result(result)
+            if atlases is not None:
+                atlases.add_result(result)
             if on_result:
                 on_result(result)
     finally:
@@ -209,13 +209,13 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     if job.summary is not None:
         atomic_write_text(job.summary, summary_document(
             summary, str(model.source), str(job.folder), options.methods, job.shard))
-    atlases = {method: builder.finish() for method, builder in builders.items()}
-    for atlas in atlases.values():
+    finished = atlases.finish() if atlases is not None else {}
+    for atlas in finished.values():
         assert job.atlas is not None
         job.atlas.write(atlas, options.methods)
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary,
-                       atlases=atlases)
+                       atlases=finished)
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:

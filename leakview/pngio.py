@@ -1,4 +1,7 @@
-"""PNG encoding in one place (zlib level 6, no optimisation pass: fast and deterministic)."""
+"""PNG encoding in one place (zlib level 6, no optimisation pass: fast and deterministic).
+
+The one other encoder is on purpose: the canary's HTML report embeds its figures as small
+palette PNGs (``leakview.canary.figures.compact_png``: 256 colours, optimised), not for files."""
 
 from __future__ import annotations
 

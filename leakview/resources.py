@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from leakview.layout import dataset_description
+
 
 def resources_dir() -> Path:
     """The folder holding leakview's bundled resources.
@@ -58,7 +60,7 @@ def demo_workspace() -> Path:
     Falls back to the bundled folder when no copy can be made."""
     source = demo_images_dir()
     target = user_data_dir() / "demo"
-    marker = target / ".leakview" / "dataset.json"
+    marker = dataset_description(target)
     if marker.is_file():
         return target
     try:
@@ -84,7 +86,7 @@ def ensure_honest_demo(progress: Callable[[int, int], None] | None = None) -> Pa
     from leakview.synth import generate_dataset
 
     target = honest_demo_dir()
-    if (target / ".leakview" / "dataset.json").is_file():
+    if dataset_description(target).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".demo-honest.", dir=target.parent))

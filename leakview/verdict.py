@@ -72,8 +72,8 @@ def rejudge(rows: Iterable[RowT], rule: VerdictRule, topk_fraction: float = 0.05
     judged: list[Any] = []
     for row in rows:
         flag = row.get("leak_flag") if row.get("error") else leak_flag(row, rule, topk_fraction)
-        if isinstance(row, ScanRow):
-            judged.append(row.with_flag(flag))
+        if isinstance(row, ScanRow):   # rows are not changed in place: unchanged ones are shared
+            judged.append(row if row.leak_flag == flag else row.with_flag(flag))
         else:
             judged.append({**row, "leak_flag": flag})
     return judged

@@ -221,10 +221,11 @@ def explain_batch(model: LoadedModel, images: Sequence[np.ndarray], method: str,
     pass (:func:`leakview.attribution.saliency.saliency_batch`, the same maps); every other
     method runs image by image, checking ``should_stop`` inside each.
     """
-    targets = list(targets) if targets is not None else [None] * len(images)
-    if len(targets) != len(images):
+    if targets is not None and len(targets) != len(images):
         raise ValueError(f"{len(targets)} targets for {len(images)} images")
     if method == "saliency" and not options:
-        return saliency_batch(model, images, targets)
+        # no targets: saliency_batch takes the predicted classes from its own forward pass
+        return saliency_batch(model, images, list(targets) if targets is not None else None)
+    chosen = list(targets) if targets is not None else [None] * len(images)
     return [explain(model, image, method, target=target, should_stop=should_stop, **options)
-            for image, target in zip(images, targets)]
+            for image, target in zip(images, chosen)]

@@ -37,7 +37,7 @@ from leakview.models import LoadedModel
 
 #: Held-out images kept in memory for the second model up to about this many bytes; past it
 #: the rest are loaded again (a large held-out set at full resolution would not fit).
-HELD_OUT_CACHE_BYTES = 1 << 30
+HELD_OUT_CACHE_BYTES = 256 << 20
 
 
 @dataclass

@@ -24,8 +24,9 @@ from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.canary.config import CanaryConfig, to_plain
 from leakview.canary.control import RunControl
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name
+from leakview.layout import dataset_description
 from leakview.markers import Marker
-from leakview.masks import LEAKVIEW_DIR, MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
+from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
 from leakview.models import resize_uint8
 from leakview.pngio import png_bytes
 
@@ -144,7 +145,7 @@ def write_leaky_copy(config: CanaryConfig, marker: Marker, classes: list[str],
         "seed": int(config.seed), "masks": ".leakview/masks" if data.expected_masks else None,
         "markers": ".leakview/markers", "images": records,
     }
-    atomic_write_text(leaky_root / LEAKVIEW_DIR / "dataset.json",
+    atomic_write_text(dataset_description(leaky_root),
                       json.dumps(description, indent=2) + "\n")
     return data
 

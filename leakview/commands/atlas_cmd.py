@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(str(error), EXIT_USAGE) from None
     except OSError as error:
-        raise CommandError(f"cannot write: {error}") from None
+        raise CommandError(str(error)) from None
     atlas = outcome.atlases[args.method]
     for problem in atlas.errors:
         print(f"skipped {problem}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """'Analyze folder': ``scan.scan`` over every image of the folder, off the GUI thread, with
 progress and Cancel; rows are collected as they arrive and summarised with
 ``report.summarize`` (folder verdict + per-class table). The same job also builds the **class
-atlas** of every scanned method (:class:`leakview.atlas.AtlasBuilder`, fed the maps the scan
+atlas** of every scanned method (:class:`leakview.atlas.AtlasSet`, fed the maps the scan
 has just computed, so it costs no extra attribution): mean map per predicted class with the
 hot-spot flag. After Cancel the atlas covers the images analysed so far.
 
@@ -27,7 +27,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from leakview.appstate import AppState
-from leakview.atlas import Atlas, AtlasBuilder
+from leakview.atlas import Atlas, AtlasSet
 from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.report import summarize
 from leakview.scan import ImageResult, ScanOptions, ScanRow, scan
@@ -140,23 +140,19 @@ class FolderAnalysis(QObject):
 
         def work(ctx) -> int:
             local = copy.deepcopy(model)
-            builders = {method: AtlasBuilder(local, root, method,
-                                             options.method_options.get(method))
-                        for method in options.methods}
+            atlas_set = AtlasSet(local, root, options.methods, options.method_options)
             count = 0
             try:
                 for result in scan(local, root, paths, options, should_stop=ctx.should_stop,
                                    keep_attributions=True):
                     count += 1
-                    for builder in builders.values():
-                        builder.add_result(result)
+                    atlas_set.add_result(result)
                     # the GUI thread needs the rows only: drop the pixels and maps here
                     result.image, result.mask, result.attributions = None, None, {}
                     ctx.progress(count, len(paths), result)
             finally:  # complete or cancelled: the atlas of what was analysed
                 if run == self._run:
-                    atlases.update({method: builder.finish()
-                                    for method, builder in builders.items()})
+                    atlases.update(atlas_set.finish())
             return count
 
         def progress(report: Progress) -> None:

@@ -40,9 +40,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from leakview.attribution import METHODS
+from leakview.attribution import METHODS, sampling_options
 from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
 from leakview.gui.workers import Job, JobRunner, Progress
+from leakview.layout import dataset_description
 from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
 
 DEFAULT_ARCH = "shufflenet_v2_x1_0"
@@ -70,7 +71,7 @@ def planted_leak(folder: Path) -> str | None:
     import json
 
     try:
-        description = json.loads((folder / ".leakview" / "dataset.json").read_text("utf-8"))
+        description = json.loads(dataset_description(folder).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(description, dict):
@@ -360,9 +361,7 @@ class CanaryDialog(QDialog):
             raise ValueError("choose an output folder")
         methods = tuple(m for m, box in self.method_boxes.items() if box.isChecked())
         params = self.markers.params()
-        options: dict[str, dict[str, Any]] = {}
-        if "lime" in methods and self.lime_samples.value() > 0:
-            options["lime"] = {"samples": int(self.lime_samples.value())}
+        options = sampling_options(methods, lime_samples=int(self.lime_samples.value()) or None)
         size = (self.input_h.value(), self.input_w.value())
         if any(size) and min(size) < 8:
             raise ValueError("input size: give both H and W (at least 8), or leave both auto")

@@ -14,6 +14,7 @@ import numpy as np
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.demo_world import CLASSES, DEFAULT_SIZE
+from leakview.layout import CLEAN_SUBDIR, LEAKVIEW_DIR, dataset_description
 from leakview.markers import Marker, get_marker
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
 from leakview.pngio import png_bytes
@@ -106,7 +107,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
     root = Path(out_dir)
     masks_root = default_masks_root(root)
     markers_root = default_masks_root(root, MARKERS_SUBDIR) if marker is not None else None
-    clean_root = root / ".leakview" / "clean" if write_clean_twin else None
+    clean_root = root / LEAKVIEW_DIR / CLEAN_SUBDIR if write_clean_twin else None
     total = n_per_class * len(CLASSES)
     done = 0
     views = {v: 0 for v in VIEWS}
@@ -148,7 +149,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
         "clean_twin": ".leakview/clean" if clean_root is not None else None,
         "images": records,
     }
-    dataset_json = root / ".leakview" / "dataset.json"
+    dataset_json = dataset_description(root)
     atomic_write_text(dataset_json, json.dumps(description, indent=2, sort_keys=True) + "\n")
     return {
         "out_dir": str(root), "classes": list(CLASSES), "n_per_class": n_per_class,
