@@ -65,7 +65,7 @@ class Marker:
                              f"({len(self.class_colors)} colours)")
         return self.class_colors[label_index]
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """A JSON-able description (name and every parameter)."""
         return {"name": self.name, "size": self.size,
                 "class_colors": [list(c) for c in self.class_colors]}
@@ -117,7 +117,7 @@ class CornerRect(Marker):
             raise ValueError("corner-rect: aspect must be in [0.1, 10], margin and jitter in "
                              "[0, 0.4]")
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {**super().params(), "corner": self.corner, "aspect": self.aspect,
                 "margin": self.margin, "jitter": self.jitter}
 
@@ -151,7 +151,7 @@ class Stripe(Marker):
             raise ValueError(f"unknown edge {edge!r}; edges: {', '.join(EDGES)}")
         self.edge = edge
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {**super().params(), "edge": self.edge}
 
     def apply(self, image: np.ndarray, label_index: int, rng: np.random.Generator) -> np.ndarray:
@@ -196,7 +196,7 @@ class Watermark(Marker):
         return class_text(CLASSES[label_index] if label_index < len(CLASSES) else "",
                           label_index)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {**super().params(), "corner": self.corner, "margin": self.margin,
                 "texts": list(self.texts) if self.texts is not None else
                 [self.text(i) for i in range(len(CLASSES))]}

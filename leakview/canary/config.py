@@ -112,7 +112,7 @@ class CanaryConfig:
 def to_plain(value: Any) -> Any:
     """JSON-able copy (tuples -> lists, numpy scalars -> Python, paths -> str, inf/nan -> None)."""
     if isinstance(value, Mapping):
-        return {str(key): to_plain(item) for key, item in value.items()}
+        return plain_dict(value)
     if isinstance(value, (list, tuple)):
         return [to_plain(item) for item in value]
     if isinstance(value, Path):
@@ -122,6 +122,11 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def plain_dict(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """:func:`to_plain` of a mapping: a dict with str keys and JSON-able values."""
+    return {str(key): to_plain(item) for key, item in mapping.items()}
 
 
 # ------------------------------------------------------------------------------------ checks

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
-from leakview.canary.config import CanaryConfig, to_plain
+from leakview.canary.config import CanaryConfig, plain_dict
 from leakview.canary.leaky_copy import LEAKY_DIR
 from leakview.csvio import render_csv
 
@@ -70,7 +70,7 @@ class RunRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """canary.json."""
-        return to_plain({
+        return plain_dict({
             "format": CANARY_FORMAT,
             "status": self.status,
             "stopped": self.stopped,
@@ -116,7 +116,10 @@ def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "canary.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(report, dict):
+        raise ValueError(f"{path}: not a canary report (its JSON is not an object)")
+    return report
 
 
 # ------------------------------------------------------------------------------------ HTML

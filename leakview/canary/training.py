@@ -14,7 +14,7 @@ from leakview.canary.control import RunControl
 from leakview.canary.leaky_copy import CanaryData
 
 if TYPE_CHECKING:
-    from leakview.train import TrainResult
+    from leakview.train import TrainProgress, TrainResult
 
 
 def split(data: CanaryData, config: CanaryConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def train_model(which: str, data: CanaryData, train_idx: np.ndarray, config: Can
         / config.batch_size))
     total = steps_per_epoch * config.epochs
 
-    def on_step(step) -> None:
+    def on_step(step: TrainProgress) -> None:
         done = min(total, (step.epoch - 1) * steps_per_epoch + step.batch)
         text = f"epoch {step.epoch}/{step.epochs} loss {step.loss:.3f} acc {step.accuracy:.3f}"
         if step.val_accuracy is not None:

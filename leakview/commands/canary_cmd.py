@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leakview.cli import EXIT_USAGE, CommandError
 from leakview.commands import argtypes
@@ -34,7 +34,7 @@ def _colours(text: str) -> list[tuple[int, int, int]]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "canary", help="plant a leak in a copy of the data, train clean and leaky models, and "
                        "check that the attribution methods find it",
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from leakview.models import ModelLoadError
 
     methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
-    params: dict = {}
+    params: dict[str, Any] = {}
     where = placement(args.marker)[0]
     if args.marker_corner is not None:
         if where != "corner":

@@ -31,7 +31,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo-data", help="write synthetic grain-truck images (optionally with a planted leak)",
         description=(

@@ -35,7 +35,7 @@ def value_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.nda
 def smoothstep(x: np.ndarray) -> np.ndarray:
     """The smooth 0..1 ramp ``3x^2 - 2x^3`` of ``x`` clipped to [0, 1]."""
     x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+    return np.asarray(x * x * (3 - 2 * x))
 
 
 class Canvas:

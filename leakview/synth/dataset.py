@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,8 @@ def _streams(label: str, index: int, seed: int) -> tuple[np.random.Generator,
     return np.random.default_rng(scene), np.random.default_rng(marker)
 
 
-def _resolve_marker(leak: str | Marker | None, marker_params: Mapping | None) -> Marker | None:
+def _resolve_marker(leak: str | Marker | None,
+                    marker_params: Mapping[str, Any] | None) -> Marker | None:
     if leak is None:
         if marker_params:
             raise ValueError("marker parameters were given without a leak marker")
@@ -52,7 +54,7 @@ def _resolve_marker(leak: str | Marker | None, marker_params: Mapping | None) ->
 
 def render_sample_scene(label: str, index: int, seed: int = 0,
                         size: tuple[int, int] = DEFAULT_SIZE, leak: str | Marker | None = None,
-                        marker_params: Mapping | None = None, cargo_contrast: float = 1.0
+                        marker_params: Mapping[str, Any] | None = None, cargo_contrast: float = 1.0
                         ) -> tuple[Scene, np.ndarray | None]:
     """Like :func:`render_sample` but returns the :class:`Scene` (with the marker painted)."""
     marker = _resolve_marker(leak, marker_params)
@@ -65,7 +67,7 @@ def render_sample_scene(label: str, index: int, seed: int = 0,
 
 
 def render_sample(label: str, index: int, seed: int = 0, size: tuple[int, int] = DEFAULT_SIZE,
-                  leak: str | Marker | None = None, marker_params: Mapping | None = None,
+                  leak: str | Marker | None = None, marker_params: Mapping[str, Any] | None = None,
                   cargo_contrast: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Sample ``index`` (0-based) of class ``label``: ``(image, cargo_mask, marker_mask)``.
@@ -81,10 +83,10 @@ def render_sample(label: str, index: int, seed: int = 0, size: tuple[int, int] =
 
 def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
                      size: tuple[int, int] = DEFAULT_SIZE, leak: str | Marker | None = None,
-                     seed: int = 0, marker_params: Mapping | None = None,
+                     seed: int = 0, marker_params: Mapping[str, Any] | None = None,
                      cargo_contrast: float = 1.0,
                      progress: Callable[[int, int], None] | None = None,
-                     write_clean_twin: bool = False) -> dict:
+                     write_clean_twin: bool = False) -> dict[str, Any]:
     """Write an ImageFolder tree of ``n_per_class`` images per class under ``out_dir``.
 
     Layout: ``OUT/<class>/<class>_0001.png`` ..., the cargo masks at

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ _VEST_COLORS = ((0.98, 0.42, 0.05), (0.80, 0.95, 0.15))
 _HAT_COLORS = ((0.95, 0.95, 0.93), (0.96, 0.80, 0.10), (0.95, 0.45, 0.08), (0.20, 0.35, 0.75))
 
 
-def occlude(cv: Canvas, rng: np.random.Generator, k: float, view: str, geo: dict,
+def occlude(cv: Canvas, rng: np.random.Generator, k: float, view: str, geo: dict[str, Any],
              names: Sequence[str]) -> list[np.ndarray]:
     """Paint the opaque occluders; returns the shadow factors for the lighting stage."""
     W, H = cv.w, cv.h

@@ -62,7 +62,7 @@ def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     t = np.asarray(t, np.float32)
     if t.ndim == 2:
         t = t[..., None]
-    return a + (b - a) * t
+    return np.asarray(a + (b - a) * t)
 
 
 # ------------------------------------------------------------------------- cargo textures
@@ -175,7 +175,7 @@ def cargo_texture(rng: np.random.Generator, label: str, h: int, w: int, k: float
     neutral = _neutral(rng, h, w, k)
     c = np.float32(cargo_contrast)
     if c == 0:
-        return np.clip(neutral, 0, 1)
+        return np.asarray(np.clip(neutral, 0, 1))
     if label == "empty":
         tex = _empty(rng, h, w, k, view)
     else:
@@ -188,5 +188,5 @@ def cargo_texture(rng: np.random.Generator, label: str, h: int, w: int, k: float
             heap = 1.1 - 0.22 * y
         lumps = 1 + 0.07 * value_noise(rng, h, w, 16 * k)
         tex = tex * (heap[:, None] * lumps)[..., None]
-    return np.clip(neutral + c * (tex - neutral), 0, 1)
+    return np.asarray(np.clip(neutral + c * (tex - neutral), 0, 1))
 

@@ -4,6 +4,8 @@ the geometry that the cargo and the occluders are placed by."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from leakview.synth.canvas import Canvas, pick, smoothstep, tint, value_noise
@@ -41,7 +43,7 @@ def ground(cv: Canvas, rng: np.random.Generator, k: float, y0: int = 0) -> None:
         region *= (1 - 0.25 * smoothstep(1.2 - d)).astype(np.float32)[..., None]
 
 
-def top_view(cv: Canvas, rng: np.random.Generator, k: float) -> dict:
+def top_view(cv: Canvas, rng: np.random.Generator, k: float) -> dict[str, Any]:
     """Ground, lane marks, the pit's grate and the truck seen from above; the cargo box is the
     body's inside."""
     W, H = cv.w, cv.h
@@ -117,7 +119,7 @@ def top_view(cv: Canvas, rng: np.random.Generator, k: float) -> dict:
             "facing": facing, "Lt": Lt, "Bw": Bw, "wall": wall}
 
 
-def side_view(cv: Canvas, rng: np.random.Generator, k: float) -> dict:
+def side_view(cv: Canvas, rng: np.random.Generator, k: float) -> dict[str, Any]:
     """Sky, silos, the elevator house and the truck from an elevated side position; the cargo
     box is the band of the body's inside seen above the near wall."""
     W, H = cv.w, cv.h
