@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from leakview.appstate import AppState
 from leakview.atlas import Atlas, ClassAtlas, class_panel
 from leakview.attribution import METHODS
-from leakview.gui.results_panel import fmt
+from leakview.gui.inspector import fmt
 from leakview.verdict import LEAK, OK
 
 VERDICT_STYLE = {
