@@ -13,6 +13,16 @@ FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of 
                    "could judge (those with a mask) is flagged; applies to Analyze folder")
 
 
+def _add_labelled(row: QHBoxLayout, text: str, box: QWidget, name: str, tip: str) -> None:
+    """Add ``box`` (object name ``name``) after a label, both with the tooltip ``tip``."""
+    label = QLabel(text)
+    label.setToolTip(tip)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    row.addWidget(label)
+    row.addWidget(box)
+
+
 class RuleBoxes(QWidget):
     """``min_topk_share`` and ``max_flag_rate`` (in percent) in one row."""
 
@@ -21,25 +31,17 @@ class RuleBoxes(QWidget):
         self.state = state
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        rule_label = QLabel("Leak when top-5% share <")
-        rule_label.setToolTip(IMAGE_RULE_TIP)
-        row.addWidget(rule_label)
         self.min_topk_share = QDoubleSpinBox()
-        self.min_topk_share.setObjectName("min_topk_share")
-        self.min_topk_share.setToolTip(IMAGE_RULE_TIP)
         self.min_topk_share.setRange(0.0, 1.0)
         self.min_topk_share.setSingleStep(0.05)
-        row.addWidget(self.min_topk_share)
+        _add_labelled(row, "Leak when top-5% share <", self.min_topk_share, "min_topk_share",
+                      IMAGE_RULE_TIP)
         row.addSpacing(12)
-        folder_label = QLabel("Folder leak at ≥")
-        folder_label.setToolTip(FOLDER_RULE_TIP)
-        row.addWidget(folder_label)
         self.max_flag_rate = QSpinBox()
-        self.max_flag_rate.setObjectName("max_flag_rate")
-        self.max_flag_rate.setToolTip(FOLDER_RULE_TIP)
         self.max_flag_rate.setRange(1, 100)
         self.max_flag_rate.setSuffix(" % flagged")
-        row.addWidget(self.max_flag_rate)
+        _add_labelled(row, "Folder leak at ≥", self.max_flag_rate, "max_flag_rate",
+                      FOLDER_RULE_TIP)
         row.addStretch(1)
         self.show_rule(state.rule)
         self.min_topk_share.valueChanged.connect(self._typed)
