@@ -97,7 +97,7 @@ def test_paging_keeps_caches_bounded_and_edited_masks_survive(
         # Never more documents than the bound plus the one whose write failed.
         assert len(session.documents) <= MAX_DOCUMENTS + 1
         assert len(session.cache) <= CACHE_ENTRIES
-        assert session._cache_bytes <= session_module.CACHE_BYTES
+        assert session.cache.nbytes <= session_module.CACHE_BYTES
     QTest.keyRelease(window.canvas, Qt.Key.Key_D)
     wait_layer(qtbot, window)
     assert len(shown) == 120

@@ -35,7 +35,7 @@ from leakview.appstate import AppState
 from leakview.atlas import Atlas, ClassAtlas
 from leakview.atlas_figure import class_panel
 from leakview.attribution import METHODS
-from leakview.gui.results_panel import fmt
+from leakview.gui.inspector import fmt
 from leakview.verdict import LEAK, OK
 
 VERDICT_STYLE = {

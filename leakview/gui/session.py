@@ -1,13 +1,19 @@
 """The current image, the current model and everything computed for them.
 
-:class:`Session` is Qt-aware glue, not a computation: it asks the core to load images
-(``images.load_image``), masks (``masks.read_mask``), models (``models.load_model``),
-predictions (``LoadedModel.predict``), attributions (``attribution.explain``) and per-image
-CSV rows (``scan.score_attribution`` = overlap metrics + leak flag), each as a :class:`Job`.
+:class:`Session` is Qt-aware glue, not a computation: a thin facade over its parts, each with
+one job, which ask the core for the work, each as a :class:`Job`:
 
-The folder, masks root, model, target, verdict rule and automatic layers are read from the
-window's :class:`leakview.appstate.AppState` (the session writes the model it loaded and the
-image it shows there); a new target restarts the layers, a new rule re-judges the image.
+- :class:`ImageDocuments`: the mask documents of the images shown lately (``masks``);
+- :class:`ModelLoader`: the model (``models.load_model``);
+- :class:`LayerJobs` with its :class:`ResultCache`: the prediction (``LoadedModel.predict``)
+  and the attributions (``attribution.explain``) of the image on screen;
+- :class:`OverlapJobs`: its CSV rows (``scan.score_attribution`` = overlap metrics + flag).
+
+The session loads the images (``images.load_image``) and emits every part's signals (it is
+their :class:`SessionSignals` hub). The folder, masks root, model, target, verdict rule and
+automatic layers are read from the window's :class:`leakview.appstate.AppState` (the session
+writes the model it loaded and the image it shows there); a new target restarts the layers, a
+new rule re-judges the image.
 
 Generation ids: every change of image, model or target bumps :attr:`generation`; a job
 created under an older generation is stale, so it stops at its next ``should_stop`` check and
@@ -17,52 +23,35 @@ to, and the view stamps them on its layers.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from leakview.appstate import AppState
-from leakview.attribution import METHODS, Attribution, explain
+from leakview.attribution import Attribution
+from leakview.gui.image_documents import ImageDocuments
+from leakview.gui.layer_jobs import LayerJobs, LayerSubject
 from leakview.gui.mask_doc import MaskDocument, MaskStore
-from leakview.gui.workers import Job, JobRunner, Progress
+from leakview.gui.model_loader import ModelLoader
+from leakview.gui.overlap_jobs import OverlapInputs, OverlapJobs
+from leakview.gui.result_cache import ResultCache
+from leakview.gui.session_signals import SessionSignals, ShownImage
+from leakview.gui.workers import Job, JobRunner
 from leakview.images import load_image, relative_name, true_label
-from leakview.masks import MaskError, find_mask, mask_path, read_mask
-from leakview.models import LoadedModel, ModelLoadError, load_model
-from leakview.scan import ScanRow, score_attribution
+from leakview.masks import mask_path
+from leakview.models import LoadedModel
 
-# Bounded caches (least recently used first out), so paging through a 10,000-image folder
-# keeps memory flat: mask documents (with their undo history) of the last MAX_DOCUMENTS images
-# -- a document whose newest edit is not on disk yet (write queued or failed) is never dropped
-# -- and computed results (predictions, maps) up to CACHE_BYTES / CACHE_ENTRIES.
+__all__ = ["FigureInputs", "Session", "ShownImage"]
+
+# Bounds read when a session is made, so paging through a 10,000-image folder keeps memory
+# flat: mask documents of the last MAX_DOCUMENTS images (see ImageDocuments) and computed
+# results (predictions, maps) up to CACHE_BYTES / CACHE_ENTRIES.
 MAX_DOCUMENTS = 32
 CACHE_BYTES = 256 * 2 ** 20
 CACHE_ENTRIES = 4096
-
-
-def _nbytes(value: Any) -> int:
-    """Approximate memory of a cached result: its arrays (an Attribution's maps and extras)."""
-    if isinstance(value, np.ndarray):
-        return int(value.nbytes)
-    total = 0
-    for part in (getattr(value, "map", None), getattr(value, "map_model", None),
-                 *getattr(value, "extras", {}).values()):
-        if isinstance(part, np.ndarray):
-            total += int(part.nbytes)
-    return total
-
-
-@dataclass
-class ShownImage:
-    """The image on screen: its pixels and where it came from."""
-
-    path: Path
-    name: str
-    pixels: np.ndarray
-    generation: int
 
 
 @dataclass
@@ -75,20 +64,8 @@ class FigureInputs:
     title: str
 
 
-class Session(QObject):
-    imageShown = Signal(object)              # ShownImage
-    imageFailed = Signal(str, str)           # path, reason
-    maskChanged = Signal(object)             # MaskDocument
-    modelChanged = Signal(object)            # LoadedModel | None
-    modelFailed = Signal(str, str)           # path, reason
-    predictionReady = Signal(str, object)    # image path, probabilities
-    layerStarted = Signal(str)               # method
-    layerReady = Signal(str, object, bool, str, int)  # method, Attribution, provisional,
-    #                                                   image path, generation
-    layerFailed = Signal(str, str)           # method, reason
-    layerCancelled = Signal(str)             # method
-    overlapReady = Signal(str, list)         # image path, rows (scan.ScanRow)
-    message = Signal(str)
+class Session(SessionSignals):
+    """The image on screen, its mask document, the model and the layers computed for them."""
 
     def __init__(self, state: AppState, runner: JobRunner, store: MaskStore,
                  parent: QObject | None = None) -> None:
@@ -98,21 +75,17 @@ class Session(QObject):
         self.store = store
         self.generation = 0
         self.image: ShownImage | None = None
-        self.document: MaskDocument | None = None
-        self.documents: OrderedDict[Path, MaskDocument] = OrderedDict()
-        self.probabilities: np.ndarray | None = None
-        self.attributions: dict[str, Attribution] = {}
-        self.running: dict[str, Job] = {}
-        self.device: str | None = None
-        self._overlap_version = 0
-        self._model_generation = 0
-        self._loaded_model = 0  # the model generation whose model is self.model
-        self.cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self._cache_bytes = 0
+        self.cache = ResultCache(CACHE_BYTES, CACHE_ENTRIES)
+        self.documents = ImageDocuments(store, self, self, MAX_DOCUMENTS,
+                                        changed=self.schedule_overlap)
+        self.models = ModelLoader(state, runner, self, loaded=self._restart_layers)
+        self.layers = LayerJobs(runner, self, self.cache, self.current,
+                                changed=self.schedule_overlap)
+        self.overlap = OverlapJobs(runner, self, self.current)
         state.events.target.connect(self._restart_layers)
         state.events.rule.connect(self.schedule_overlap)
 
-    # -- the shared state, read here ----------------------------------------------------
+    # -- the shared state and the parts' state, read here ---------------------------------
     @property
     def root(self) -> Path | None:
         return self.state.root
@@ -130,15 +103,30 @@ class Session(QObject):
         """The layers computed for every image shown (``AppState.layer_methods``)."""
         return self.state.layer_methods
 
+    @property
+    def document(self) -> MaskDocument | None:
+        """The mask document of the image on screen."""
+        return self.documents.current
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        return self.layers.probabilities
+
+    @property
+    def attributions(self) -> dict[str, Attribution]:
+        """The finished layers of the image on screen, by method."""
+        return self.layers.attributions
+
+    @property
+    def running(self) -> dict[str, Job]:
+        """The layer jobs running for the image on screen, by method."""
+        return self.layers.running
+
     # -- generations ---------------------------------------------------------------------
     def _bump(self) -> int:
         self.generation += 1
-        self.attributions = {}
-        self.running = {}
+        self.layers.reset()
         return self.generation
-
-    def _stale_after(self, generation: int):
-        return lambda: self.generation != generation
 
     def current(self, generation: int) -> bool:
         return generation == self.generation
@@ -146,12 +134,7 @@ class Session(QObject):
     # -- folder and images ---------------------------------------------------------------
     def set_folder(self, root: Path) -> None:
         """A folder was opened (again): forget every image's documents and results."""
-        if self.document is not None:
-            self.document.changed.disconnect(self._on_mask_changed)
-        for document in self.documents.values():
-            document.deleteLater()
         self.documents.clear()
-        self.document = None
         self.image = None
         self.state.image = None
         self.state.root = Path(root).absolute()
@@ -162,24 +145,16 @@ class Session(QObject):
         generation = self._bump()
         self.state.image = path
         self.image = None
-        self.probabilities = None
+        self.layers.probabilities = None
         root = self.root or path.parent
-        cached = self.documents.get(path)
         masks_root = self.state.masks_root
         mask_file = mask_path(root, path, masks_root)
-        store = self.store
+        find_mask = self.documents.lookup(path, root, masks_root, mask_file)
 
         def load(ctx) -> tuple[np.ndarray, Any, str]:
             pixels = load_image(path)
             ctx.check()
-            shape = pixels.shape[:2]
-            if cached is not None and cached.shape == shape:
-                return pixels, cached, ""
-            pending = store.pending(mask_file)
-            if not store.is_absent(pending):
-                return pixels, pending, ""
-            mask, problem = find_mask(root, path, masks_root, shape)
-            return pixels, mask, f"mask ignored: {problem.reason}" if problem else ""
+            return (pixels, *find_mask(pixels.shape[:2]))
 
         def loaded(result: tuple[np.ndarray, Any, str]) -> None:
             pixels, mask, problem = result
@@ -191,99 +166,28 @@ class Session(QObject):
             self.imageFailed.emit(str(path), reason)
 
         self.runner.run(load, f"Loading {path.name}", lane="io",
-                        stale=self._stale_after(generation), on_done=loaded,
+                        stale=lambda: not self.current(generation), on_done=loaded,
                         on_error=failed)
 
     def _show(self, path: Path, pixels: np.ndarray, mask: Any, mask_file: Path,
               generation: int) -> None:
-        if isinstance(mask, MaskDocument):
-            document = mask
-        else:
-            document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store, self,
-                                    image_root=self.root or path.parent,
-                                    masks_root=self.state.masks_root)
-            self.documents[path] = document
-        self.documents.move_to_end(path)
-        self._evict_documents(keep=document)
-        if self.document is not None:
-            self.document.changed.disconnect(self._on_mask_changed)
-        self.document = document
-        document.changed.connect(self._on_mask_changed)
+        document = self.documents.show(path, pixels, mask, mask_file,
+                                       image_root=self.root or path.parent,
+                                       masks_root=self.state.masks_root)
         name = relative_name(path, self.root) if self.root else path.name
         self.image = ShownImage(path, name, pixels, generation)
         self.imageShown.emit(self.image)
         self.maskChanged.emit(document)
         self.start_model_work()
 
-    def _evict_documents(self, keep: MaskDocument | None = None) -> None:
-        """Drop the least recently shown documents beyond MAX_DOCUMENTS. Edits are autosaved
-        as they happen, so a dropped document loses only its undo history; one whose newest
-        state is not on disk (write still queued, or failed) is kept."""
-        excess = len(self.documents) - MAX_DOCUMENTS
-        if excess <= 0:
-            return
-        for path in list(self.documents):
-            if excess <= 0:
-                break
-            document = self.documents[path]
-            if document is keep or document is self.document or document.unsaved():
-                continue
-            del self.documents[path]
-            document.deleteLater()
-            excess -= 1
-
-    def _on_mask_changed(self) -> None:
-        self.maskChanged.emit(self.document)
-        self.schedule_overlap()
-
     def forget_documents(self) -> None:
         """Drop the cached masks of the other images (after an import wrote new files); the
         current image takes the file's mask as one undoable step."""
-        for path in list(self.documents):
-            if self.documents[path] is not self.document:
-                self.documents.pop(path).deleteLater()
-        document = self.document
-        if document is None:
-            return
-        try:
-            mask = read_mask(document.mask_file, document.shape) \
-                if document.mask_file.is_file() else None
-        except MaskError as error:
-            self.message.emit(f"{document.image_path.name}: mask ignored: {error.reason}")
-            return
-        if mask is not None:
-            document.edit(mask, "Import masks")
+        self.documents.forget_others()
 
     # -- model -----------------------------------------------------------------------------
     def open_model(self, path: str) -> None:
-        path = str(path)
-        self.state.model_path = path
-        device = self.device
-        self._model_generation += 1
-        model_generation = self._model_generation
-
-        def done(model: LoadedModel) -> None:
-            self.state.model = model
-            self._loaded_model = model_generation
-            self.modelChanged.emit(model)
-            self._restart_layers()
-
-        def failed(reason: str) -> None:
-            self.state.model = None
-            self._loaded_model = model_generation
-            self.modelChanged.emit(None)
-            self._restart_layers()
-            self.modelFailed.emit(path, reason)
-
-        def load(ctx) -> LoadedModel:
-            try:
-                return load_model(path, device=device)
-            except ModelLoadError as error:
-                raise RuntimeError(error.reason) from None
-
-        self.runner.run(load, f"Loading model {Path(path).name}", lane="model",
-                        stale=lambda: self._model_generation != model_generation,
-                        visible=True, on_done=done, on_error=failed)
+        self.models.open(path)
 
     def _restart_layers(self) -> None:
         """Forget the shown image's results and compute them again (new model or target).
@@ -292,7 +196,7 @@ class Session(QObject):
             return
         self._bump()
         self.image.generation = self.generation
-        self.probabilities = None
+        self.layers.probabilities = None
         self.imageShown.emit(self.image)
         self.start_model_work()
 
@@ -316,139 +220,34 @@ class Session(QObject):
         return FigureInputs(shown, dict(self.attributions), mask, title)
 
     # -- model work ------------------------------------------------------------------------
-    def _cache_key(self, method: str, path: Path | None = None) -> tuple:
-        path = path if path is not None else (self.image.path if self.image else None)
-        return (str(path), self._loaded_model, self.target, method)
-
-    def _remember(self, key: tuple, value: Any) -> None:
-        size = _nbytes(value) + 256   # + the key, the entry and the object around the arrays
-        if key in self.cache:
-            self._cache_bytes -= self.cache.pop(key)[1]
-        self.cache[key] = (value, size)
-        self._cache_bytes += size
-        while (self._cache_bytes > CACHE_BYTES or len(self.cache) > CACHE_ENTRIES) \
-                and len(self.cache) > 1:
-            _, (_, dropped) = self.cache.popitem(last=False)
-            self._cache_bytes -= dropped
-
-    def _recall(self, key: tuple) -> Any:
-        entry = self.cache.get(key)
-        if entry is None:
+    def _subject(self) -> LayerSubject | None:
+        if self.model is None or self.image is None:
             return None
-        self.cache.move_to_end(key)
-        return entry[0]
+        return LayerSubject(self.model, self.image, self.generation, self.target,
+                            self.models.loaded_generation)
 
     def start_model_work(self, methods: tuple[str, ...] | None = None) -> None:
         """Predict the current image and compute ``methods`` (default: the auto layers);
         results already computed for this image, model and target come from the cache."""
-        if self.model is None or self.image is None:
-            return
-        model, shown, generation = self.model, self.image, self.generation
-        key = str(shown.path)
-        predict_key = self._cache_key("__predict__")
-
-        def predicted(probabilities: np.ndarray) -> None:
-            self._remember(predict_key, probabilities)
-            self.probabilities = probabilities
-            self.predictionReady.emit(key, probabilities)
-            self.schedule_overlap()
-
-        cached = self._recall(predict_key)
-        if cached is not None:
-            predicted(cached)
-        else:
-            self.runner.run(lambda ctx: model.predict([shown.pixels])[0],
-                            f"Predicting {shown.name}", lane="model",
-                            stale=self._stale_after(generation), on_done=predicted,
-                            on_error=lambda reason: self.message.emit(
-                                f"prediction failed: {reason}"))
-        for method in METHODS:
-            attribution = self._recall(self._cache_key(method))
-            if attribution is not None:
-                self.attributions[method] = attribution
-                self.layerReady.emit(method, attribution, False, key, generation)
-        if self.attributions:
-            self.schedule_overlap()
-        for method in (methods if methods is not None else self.auto_methods):
-            self.compute(method)
+        subject = self._subject()
+        if subject is not None:
+            self.layers.start(subject, methods if methods is not None else self.auto_methods)
 
     def compute(self, method: str, options: dict[str, Any] | None = None) -> Job | None:
         """Start ``method`` on the current image (no-op if it is done or running)."""
-        if self.model is None or self.image is None or method not in METHODS:
-            return None
-        if method in self.attributions and options is None:
-            return None
-        if method in self.running and not self.running[method].should_stop():
-            if options is None:
-                return self.running[method]
-            self.running[method].cancel()
-        model, shown, generation, target = self.model, self.image, self.generation, self.target
-        key = str(shown.path)
-        options = dict(options or {})
-        long = method != "saliency" and method != "gradcam"
-
-        def work(ctx) -> Attribution:
-            def progress(done: int, total: int, provisional: Attribution | None) -> None:
-                ctx.progress(done, total, provisional)
-            return explain(model, shown.pixels, method, target=target, progress=progress,
-                           should_stop=ctx.should_stop, **options)
-
-        def on_progress(progress: Progress) -> None:
-            done, total, provisional = progress.done, progress.total, progress.detail
-            if provisional is not None and done < total:
-                self.layerReady.emit(method, provisional, True, key, generation)
-
-        cache_key = self._cache_key(method)
-
-        def finished(attribution: Attribution) -> None:
-            self.running.pop(method, None)
-            self._remember(cache_key, attribution)
-            self.attributions[method] = attribution
-            self.layerReady.emit(method, attribution, False, key, generation)
-            self.schedule_overlap()
-
-        def failed(reason: str) -> None:
-            self.running.pop(method, None)
-            self.layerFailed.emit(method, reason)
-
-        def cancelled() -> None:
-            if self.running.get(method) is job:
-                self.running.pop(method, None)
-            self.layerCancelled.emit(method)
-
-        job = Job(work, f"{METHODS[method].label} for {shown.name}", lane="model",
-                  stale=self._stale_after(generation), visible=True, cancellable=long,
-                  on_done=finished, on_progress=on_progress, on_error=failed,
-                  on_cancel=cancelled)
-        self.running[method] = job
-        self.layerStarted.emit(method)
-        return self.runner.submit(job)
+        subject = self._subject()
+        return self.layers.compute(subject, method, options) if subject is not None else None
 
     def cancel(self, method: str) -> None:
-        job = self.running.get(method)
-        if job is not None:
-            job.cancel()
+        self.layers.cancel(method)
 
     # -- overlap metrics ---------------------------------------------------------------------
     def schedule_overlap(self) -> None:
         """Recompute this image's rows (metrics only, no model run) off the GUI thread."""
         if self.image is None or self.model is None or self.probabilities is None:
             return
-        self._overlap_version += 1
-        version, generation = self._overlap_version, self.generation
-        shown, model = self.image, self.model
-        probabilities = self.probabilities
-        mask = self.document.mask if self.document is not None else None
-        attributions = dict(self.attributions)
-        label, topk_fraction, rule = self.label(), self.state.topk_fraction, self.state.rule
-
-        def work(ctx) -> list[ScanRow]:
-            return [score_attribution(shown.name, label, model.classes, probabilities, method,
-                                      attribution, mask, topk_fraction, rule)
-                    for method, attribution in attributions.items()]
-
-        self.runner.run(work, "Overlap metrics", lane="io",
-                        stale=lambda: (self.generation != generation
-                                       or self._overlap_version != version),
-                        on_done=lambda rows: self.overlapReady.emit(str(shown.path), rows),
-                        on_error=lambda reason: self.message.emit(f"metrics failed: {reason}"))
+        document = self.document
+        self.overlap.schedule(OverlapInputs(
+            self.image, self.generation, self.model, self.probabilities,
+            dict(self.attributions), document.mask if document is not None else None,
+            self.label(), self.state.topk_fraction, self.state.rule))

@@ -13,7 +13,8 @@ from leakview.gui.actions import Handlers
 from leakview.gui.analysis import FolderAnalysis
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
-from leakview.gui.results_panel import ResultsPanel, demo_models
+from leakview.gui.inspector import demo_models
+from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import MessageBar, Notify

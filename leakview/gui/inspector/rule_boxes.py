@@ -1,0 +1,66 @@
+"""The verdict rule's two boxes (image: top-5% share; folder: flagged share), which show and
+set the state's ``rule``."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+from leakview.appstate import AppState
+from leakview.gui.inspector.overlap_table import IMAGE_RULE_TIP
+from leakview.verdict import VerdictRule
+
+FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of the images it "
+                   "could judge (those with a mask) is flagged; applies to Analyze folder")
+
+
+def _add_labelled(row: QHBoxLayout, text: str, box: QWidget, name: str, tip: str) -> None:
+    """Add ``box`` (object name ``name``) after a label, both with the tooltip ``tip``."""
+    label = QLabel(text)
+    label.setToolTip(tip)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    row.addWidget(label)
+    row.addWidget(box)
+
+
+class RuleBoxes(QWidget):
+    """``min_topk_share`` and ``max_flag_rate`` (in percent) in one row."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.min_topk_share = QDoubleSpinBox()
+        self.min_topk_share.setRange(0.0, 1.0)
+        self.min_topk_share.setSingleStep(0.05)
+        _add_labelled(row, "Leak when top-5% share <", self.min_topk_share, "min_topk_share",
+                      IMAGE_RULE_TIP)
+        row.addSpacing(12)
+        self.max_flag_rate = QSpinBox()
+        self.max_flag_rate.setRange(1, 100)
+        self.max_flag_rate.setSuffix(" % flagged")
+        _add_labelled(row, "Folder leak at ≥", self.max_flag_rate, "max_flag_rate",
+                      FOLDER_RULE_TIP)
+        row.addStretch(1)
+        self.show_rule(state.rule)
+        self.min_topk_share.valueChanged.connect(self._typed)
+        self.max_flag_rate.valueChanged.connect(self._typed)
+        state.events.rule.connect(self.show_rule)
+
+    def rule(self) -> VerdictRule:
+        return VerdictRule(min_topk_share=self.min_topk_share.value(),
+                           max_flag_rate=self.max_flag_rate.value() / 100)
+
+    def show_rule(self, rule: VerdictRule) -> None:
+        """Show ``rule`` in the boxes (a box already showing its value is left alone, so
+        that typing in it is not disturbed)."""
+        for box, value in ((self.min_topk_share, rule.min_topk_share),
+                           (self.max_flag_rate, round(rule.max_flag_rate * 100))):
+            if box.value() != value:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+
+    def _typed(self) -> None:
+        self.state.rule = self.rule()
