@@ -43,6 +43,7 @@ from leakview.gui.workers import Job, JobRunner
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import mask_path
 from leakview.models import LoadedModel
+from leakview.report import figure_title
 
 __all__ = ["FigureInputs", "Session", "ShownImage"]
 
@@ -210,12 +211,9 @@ class Session(SessionSignals):
         shown, document, model = self.image, self.document, self.model
         if shown is None:
             return None
-        probabilities = self.probabilities
-        title = shown.name
-        if model is not None and probabilities is not None:
-            best = int(probabilities.argmax())
-            title += (f"  label: {self.label() or '-'}  predicted: "
-                      f"{model.classes[best]} ({float(probabilities[best]):.0%})")
+        probabilities = self.probabilities if model is not None else None
+        title = figure_title(shown.name, self.label(), model.classes if model else (),
+                             probabilities)
         mask = document.mask if document is not None else None
         return FigureInputs(shown, dict(self.attributions), mask, title)
 
