@@ -78,6 +78,11 @@ def honest_demo_dir() -> Path:
     return user_data_dir() / "demo-honest"
 
 
+def is_honest_demo(folder: Path) -> bool:
+    """Whether ``folder`` is :func:`honest_demo_dir` (generated when a canary starts on it)."""
+    return folder.absolute() == honest_demo_dir().absolute()
+
+
 def ensure_honest_demo(progress: Callable[[int, int], None] | None = None) -> Path:
     """Marker-free demo images (``HONEST_DEMO_PER_CLASS`` per class, with cargo masks),
     generated on first use: the honest data a canary needs. The bundled demo cannot serve,

@@ -14,14 +14,11 @@ atomically after every phase).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -42,14 +39,12 @@ from PySide6.QtWidgets import (
 
 from leakview.attribution import METHODS, sampling_options
 from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
-from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.layout import dataset_description
 from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
+from leakview.resources import is_honest_demo
 
 DEFAULT_ARCH = "shufflenet_v2_x1_0"
 MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
-OUTCOME_LEVEL = {"found": "info", "partly found": "warning", "missed": "warning",
-                 "leak did not take": "warning"}
 
 
 def image_folder_problem(folder: Path) -> str | None:
@@ -91,12 +86,6 @@ def default_data_folder(current: Path | None) -> Path:
             and planted_leak(current) is None):
         return current
     return honest_demo_dir()
-
-
-def _is_honest_demo(folder: Path) -> bool:
-    from leakview.resources import honest_demo_dir
-
-    return folder.absolute() == honest_demo_dir().absolute()
 
 
 def default_output(data: Path) -> Path:
@@ -176,6 +165,39 @@ class MarkerFields:
         return params
 
 
+def _input_size_row() -> tuple[QWidget, QSpinBox, QSpinBox]:
+    """The model input size: H and W spin boxes, 0 = auto."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    height, width = QSpinBox(), QSpinBox()
+    for spin, name in ((height, "H"), (width, "W")):
+        spin.setRange(0, 2048)
+        spin.setSpecialValueText("auto")
+        spin.setObjectName(f"canary_input_{name.lower()}")
+        layout.addWidget(QLabel(name))
+        layout.addWidget(spin)
+    layout.addWidget(QLabel("(auto: the start model's, else 128 x 128)"), 1)
+    return row, height, width
+
+
+def _method_boxes(changed: Callable[[], None]) -> tuple[QWidget, dict[str, QCheckBox]]:
+    """One check box per registered method (saliency and LIME ticked), three to a row."""
+    grid_widget = QWidget()
+    grid = QGridLayout(grid_widget)
+    grid.setContentsMargins(0, 0, 0, 0)
+    boxes: dict[str, QCheckBox] = {}
+    for number, (method, info) in enumerate(METHODS.items()):
+        box = QCheckBox(info.label)
+        box.setObjectName(f"canary_method_{method}")
+        box.setToolTip(info.description)
+        box.setChecked(method in ("saliency", "lime"))
+        box.toggled.connect(changed)
+        boxes[method] = box
+        grid.addWidget(box, number // 3, number % 3)
+    return grid_widget, boxes
+
+
 class CanaryDialog(QDialog):
     """The options of a canary run; :meth:`config` turns them into a CanaryConfig."""
 
@@ -221,17 +243,7 @@ class CanaryDialog(QDialog):
                              "given, its input size) are used")
         self.init.textChanged.connect(lambda text: self.arch.setEnabled(not text.strip()))
         form.addRow("Start from model:", _path_row(self.init, self._browse_init))
-        size = QWidget()
-        size_layout = QHBoxLayout(size)
-        size_layout.setContentsMargins(0, 0, 0, 0)
-        self.input_h, self.input_w = QSpinBox(), QSpinBox()
-        for spin, name in ((self.input_h, "H"), (self.input_w, "W")):
-            spin.setRange(0, 2048)
-            spin.setSpecialValueText("auto")
-            spin.setObjectName(f"canary_input_{name.lower()}")
-            size_layout.addWidget(QLabel(name))
-            size_layout.addWidget(spin)
-        size_layout.addWidget(QLabel("(auto: the start model's, else 128 x 128)"), 1)
+        size, self.input_h, self.input_w = _input_size_row()
         form.addRow("Input size:", size)
 
         self.markers = MarkerFields(form)
@@ -239,18 +251,7 @@ class CanaryDialog(QDialog):
                                                      self.markers.place_label)
         self.size, self.colors = self.markers.size, self.markers.colors
 
-        methods = QWidget()
-        grid = QGridLayout(methods)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.method_boxes: dict[str, QCheckBox] = {}
-        for number, (method, info) in enumerate(METHODS.items()):
-            box = QCheckBox(info.label)
-            box.setObjectName(f"canary_method_{method}")
-            box.setToolTip(info.description)
-            box.setChecked(method in ("saliency", "lime"))
-            box.toggled.connect(self._methods_changed)
-            self.method_boxes[method] = box
-            grid.addWidget(box, number // 3, number % 3)
+        methods, self.method_boxes = _method_boxes(self._methods_changed)
         form.addRow("Methods:", methods)
         self.lime_samples = QSpinBox()
         self.lime_samples.setObjectName("canary_lime_samples")
@@ -309,7 +310,7 @@ class CanaryDialog(QDialog):
                 f".leakview/dataset.json): the clean model learns it too, so the canary will "
                 f"probably report that its leak did not take. Use honest images (e.g. "
                 f"leakview demo-data OUT without --leak).", "#8a5a00")
-        elif folder is not None and _is_honest_demo(folder) and not folder.is_dir():
+        elif folder is not None and is_honest_demo(folder) and not folder.is_dir():
             note, colour = (
                 f"Marker-free demo images ({len(CLASSES) * HONEST_DEMO_PER_CLASS}, with cargo "
                 f"masks), generated when the canary starts.", "#505050")
@@ -372,7 +373,7 @@ class CanaryDialog(QDialog):
             input_size=(int(size[0]), int(size[1])) if any(size) else None,
             seed=int(self.seed.value()), force=self.force.isChecked())
         try:  # the honest demo images are generated when the run starts
-            check_config(config, data_ready=not _is_honest_demo(data))
+            check_config(config, data_ready=not is_honest_demo(data))
         except (ModelLoadError, OSError) as error:  # a missing start model, an unreadable folder
             raise ValueError(str(error)) from None
         return config
@@ -386,103 +387,3 @@ class CanaryDialog(QDialog):
             return
         self.error.hide()
         super().accept()
-
-
-class CanaryRun(QObject):
-    """Runs canaries on the runner's batch lane; the window connects its signals."""
-
-    finished = Signal(object)   # CanaryResult
-    stopped = Signal(str, str)  # message, level (cancelled or failed)
-
-    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.job: Job | None = None
-        self.config: CanaryConfig | None = None
-        self.phase = ""
-        self.result = None
-        self.started = 0.0
-
-    def running(self) -> bool:
-        return self.job is not None and not self.job.should_stop()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-
-    def start(self, config: CanaryConfig) -> Job:
-        from leakview.canary import run_canary
-
-        self.config, self.phase, self.result = config, "", None
-        self.started = time.time()
-
-        def work(ctx) -> Any:
-            if _is_honest_demo(config.data):
-                from leakview.resources import ensure_honest_demo
-
-                ensure_honest_demo(lambda done, total: ctx.progress(
-                    done, total, ("demo images", f"{done}/{total}")))
-            return run_canary(config, progress=lambda phase, done, total, text:
-                              ctx.progress(done, total, (phase, text)),
-                              should_stop=ctx.should_stop)
-
-        job = Job(work, f"Canary on {config.data.name}: starting", lane="batch", visible=True,
-                  cancellable=True, on_progress=self._progress, on_done=self._done,
-                  on_error=self._failed, on_cancel=self._cancelled)
-        self.job = job
-        return self.runner.submit(job)
-
-    def _progress(self, progress: Progress) -> None:
-        phase, text = progress.detail
-        self.phase = phase
-        if self.job is not None:
-            detail = f" - {text}" if text else ""
-            self.job.label = f"Canary: {phase}{detail}"
-
-    def _report_note(self) -> str:
-        assert self.config is not None
-        report = Path(self.config.out) / "report.html"
-        # a report older than this run belongs to an earlier run (e.g. refused: not --force)
-        if report.is_file() and report.stat().st_mtime >= self.started - 2:
-            return f"partial report in {report}"
-        return "no report was written"
-
-    def _done(self, result) -> None:
-        self.job = None
-        self.result = result
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.html_path)))
-        self.finished.emit(result)
-
-    def _failed(self, reason: str) -> None:
-        self.job = None
-        self.stopped.emit(f"Canary failed: {reason} ({self._report_note()})", "error")
-
-    def _cancelled(self) -> None:
-        self.job = None
-        self.stopped.emit(f"Canary cancelled during {self.phase or 'start-up'}: "
-                          f"{self._report_note()}", "warning")
-
-
-def verdict_text(result) -> tuple[str, str]:
-    """The message-bar text and level of a finished canary."""
-    verdict = result.verdict or {}
-    outcome = str(verdict.get("outcome", "unknown"))
-    verbs = {"clearly": "found it clearly", "weakly": "found it weakly", "missed": "missed it"}
-    methods = "; ".join(f"{method} {verbs.get(value.get('strength'), value.get('strength'))}"
-                        for method, value in verdict.get("methods", {}).items())
-    change = verdict.get("leaky_change_rate")
-    follow = verdict.get("leaky_swap_follow_rate")
-    learned = "not measured"
-    if _finite(change):
-        learned = f"{change:.0%} of the leaky model's predictions change without the marker"
-        if _finite(follow):
-            learned += f", {follow:.0%} follow another class's marker"
-    if verdict.get("leak_took"):
-        text = f"Canary: {outcome.upper()}: {methods} ({learned})."
-    else:
-        text = f"Canary: {outcome.upper()} ({learned}): the methods cannot be judged."
-    return f"{text} Report: {result.html_path}", OUTCOME_LEVEL.get(outcome, "warning")
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -37,7 +37,8 @@ from leakview.gui.actions import (
     tool_action,
 )
 from leakview.gui.analysis import FolderAnalysis
-from leakview.gui.canary_dialog import CanaryDialog, CanaryRun
+from leakview.gui.canary_dialog import CanaryDialog
+from leakview.gui.canary_run import CanaryRun
 from leakview.gui.controllers import (
     AnalysisController,
     CanaryController,

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget
 from leakview.appstate import AppState
 from leakview.gui.actions import Handlers
 from leakview.gui.analysis import FolderAnalysis
-from leakview.gui.canary_dialog import CanaryRun
+from leakview.gui.canary_run import CanaryRun
 from leakview.gui.folder_view import FolderPanel
 from leakview.gui.image_list import ImageList
 from leakview.gui.mask_doc import MaskStore

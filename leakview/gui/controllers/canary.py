@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QWidget
 from leakview.appstate import AppState
 from leakview.canary import CanaryConfig
 from leakview.gui.actions import Handlers
-from leakview.gui.canary_dialog import CanaryDialog, CanaryRun, default_data_folder, verdict_text
+from leakview.gui.canary_dialog import CanaryDialog, default_data_folder
+from leakview.gui.canary_run import CanaryRun, verdict_text
 from leakview.gui.status import Notify, StatusPanel
 
 
