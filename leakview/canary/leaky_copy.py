@@ -24,7 +24,7 @@ from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.canary.config import CanaryConfig, to_plain
 from leakview.canary.control import RunControl
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name
-from leakview.layout import dataset_description
+from leakview.layout import LEAKVIEW_DIR, MASKS_SUBDIR, dataset_description
 from leakview.markers import Marker
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
 from leakview.models import resize_uint8
@@ -142,8 +142,9 @@ def write_leaky_copy(config: CanaryConfig, marker: Marker, classes: list[str],
         "format": LEAKY_DATA_FORMAT, "generator": "leakview.canary",
         "leakview_version": __version__, "source": str(root), "classes": classes,
         "marker": info["params"], "marker_colors": info["colors"],
-        "seed": int(config.seed), "masks": ".leakview/masks" if data.expected_masks else None,
-        "markers": ".leakview/markers", "images": records,
+        "seed": int(config.seed),
+        "masks": f"{LEAKVIEW_DIR}/{MASKS_SUBDIR}" if data.expected_masks else None,
+        "markers": f"{LEAKVIEW_DIR}/{MARKERS_SUBDIR}", "images": records,
     }
     atomic_write_text(dataset_description(leaky_root),
                       json.dumps(description, indent=2) + "\n")

@@ -15,7 +15,7 @@ import numpy as np
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.demo_world import CLASSES, DEFAULT_SIZE
-from leakview.layout import CLEAN_SUBDIR, LEAKVIEW_DIR, dataset_description
+from leakview.layout import CLEAN_SUBDIR, LEAKVIEW_DIR, MASKS_SUBDIR, dataset_description
 from leakview.markers import Marker, get_marker
 from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
 from leakview.pngio import png_bytes
@@ -146,9 +146,9 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
         "marker": marker.params() if marker is not None else None,
         "marker_colors": ({label: list(marker.color(i)) for i, label in enumerate(CLASSES)}
                           if marker is not None else None),
-        "masks": ".leakview/masks",
-        "markers": ".leakview/markers" if marker is not None else None,
-        "clean_twin": ".leakview/clean" if clean_root is not None else None,
+        "masks": f"{LEAKVIEW_DIR}/{MASKS_SUBDIR}",
+        "markers": f"{LEAKVIEW_DIR}/{MARKERS_SUBDIR}" if marker is not None else None,
+        "clean_twin": f"{LEAKVIEW_DIR}/{CLEAN_SUBDIR}" if clean_root is not None else None,
         "images": records,
     }
     dataset_json = dataset_description(root)
