@@ -191,7 +191,8 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     input_size = tuple(int(size) for size in input_size)
     if tuple(data.images.shape[1:3]) != input_size:
         raise ValueError(f"images are {data.images.shape[1:3]} but input size is {input_size}")
-    mean, std = IMAGENET_MEAN, IMAGENET_STD
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
     if init is not None:
         start = load_model(init, device=target_device)
         if start.classes != data.classes:

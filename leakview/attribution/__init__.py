@@ -14,11 +14,13 @@ from leakview.attribution.lime_superpixels import build_perturbations, segment
 from leakview.attribution.registry import (
     METHODS,
     MethodInfo,
+    available_methods,
     explain,
     explain_batch,
     method_names,
     resolve_options,
     sampling_options,
+    unavailable_reason,
 )
 from leakview.attribution.saliency import saliency_batch
 
@@ -27,6 +29,7 @@ __all__ = [
     "Cancelled",
     "METHODS",
     "MethodInfo",
+    "available_methods",
     "OptionSpec",
     "build_perturbations",
     "explain",
@@ -37,4 +40,5 @@ __all__ = [
     "saliency_batch",
     "sampling_options",
     "segment",
+    "unavailable_reason",
 ]

@@ -203,7 +203,7 @@ def check_target(model: LoadedModel, target: Any) -> int | None:
 
 
 def prepare_input(model: LoadedModel, image: np.ndarray) -> torch.Tensor:
-    """The preprocessed ``1 x 3 x h x w`` input on the device, in the module's dtype,
+    """The preprocessed ``1 x channels x h x w`` input on the device, in the module's dtype,
     detached (callers make their own leaf tensors)."""
     batch = model.preprocess_batch([check_image(image)])
     return batch.to(dtype=module_dtype(model)).detach()
@@ -211,17 +211,17 @@ def prepare_input(model: LoadedModel, image: np.ndarray) -> torch.Tensor:
 
 def normalised_constant(model: LoadedModel, rgb01: Sequence[float], dtype: torch.dtype
                         ) -> torch.Tensor:
-    """A pixel-space colour (0..1 per channel) in normalised space, shape ``1 x 3 x 1 x 1``."""
+    """A pixel-space colour (0..1 per RGB channel) in the model's normalised input space,
+    shape ``1 x channels x 1 x 1``."""
     colour = torch.tensor(list(rgb01), dtype=dtype, device=model.device).view(1, 3, 1, 1)
-    mean = torch.tensor(model.mean, dtype=dtype, device=model.device).view(1, 3, 1, 1)
-    std = torch.tensor(model.std, dtype=dtype, device=model.device).view(1, 3, 1, 1)
-    return (colour - mean) / std
+    return model.normalise(colour)
 
 
 def denormalise(model: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
-    """Back from normalised to pixel space (0..1, not clamped)."""
-    mean = torch.tensor(model.mean, dtype=batch.dtype, device=batch.device).view(1, 3, 1, 1)
-    std = torch.tensor(model.std, dtype=batch.dtype, device=batch.device).view(1, 3, 1, 1)
+    """Back from normalised to pixel space (0..1, not clamped; one gray channel for a
+    1-channel model)."""
+    mean = torch.tensor(model.mean, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
+    std = torch.tensor(model.std, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
     return batch * std + mean
 
 

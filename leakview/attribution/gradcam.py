@@ -48,7 +48,8 @@ from leakview.attribution.core import (
     softmax_numpy,
 )
 from leakview.attribution.saliency import grad_context
-from leakview.models import LoadedModel
+from leakview.models import GRADIENTS, HOOKS, LoadedModel
+from leakview.models.torchscript import NO_HOOKS
 
 _POOLING = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d,
             nn.Flatten, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)
@@ -59,11 +60,12 @@ _CACHE: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]] = (
 
 
 def _check_hookable(model: LoadedModel) -> None:
-    if isinstance(model.module, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
-        raise ValueError(
-            "Grad-CAM needs forward hooks on an inner layer, which TorchScript modules do not "
-            "support; use saliency, smoothgrad, integrated_gradients or lime for this model, "
-            "or save it as a leakview bundle (leakview.models.save_bundle)")
+    reason = model.unavailable.get(HOOKS) or model.unavailable.get(GRADIENTS)
+    if not reason and isinstance(model.module, (torch.jit.ScriptModule,
+                                                torch.jit.ScriptFunction)):
+        reason = NO_HOOKS
+    if reason:
+        raise ValueError(f"Grad-CAM is unavailable for this model: {reason}")
 
 
 def trace_layers(model: LoadedModel) -> list[dict[str, Any]]:
@@ -89,7 +91,7 @@ def trace_layers(model: LoadedModel) -> list[dict[str, Any]]:
     modes = {sub: sub.training for sub in module.modules()}
     try:
         module.eval()
-        probe = torch.zeros((1, 3, *model.input_size), dtype=module_dtype(model),
+        probe = torch.zeros((1, model.channels, *model.input_size), dtype=module_dtype(model),
                             device=model.device)
         with torch.no_grad():
             module(probe)

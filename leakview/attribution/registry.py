@@ -27,7 +27,7 @@ from leakview.attribution.gradcam import gradcam
 from leakview.attribution.integrated_gradients import integrated_gradients
 from leakview.attribution.lime_superpixels import FEATURE_SELECTIONS, FILLS, SEGMENTATIONS, lime
 from leakview.attribution.saliency import saliency, saliency_batch, smoothgrad
-from leakview.models import LoadedModel
+from leakview.models import GRADIENTS, HOOKS, LoadedModel
 
 _SEED = OptionSpec("seed", "int", 0, "Random seed (same seed -> identical map).",
                    minimum=0, maximum=2 ** 32 - 1)
@@ -44,6 +44,7 @@ class MethodInfo:
     description: str
     options: tuple[OptionSpec, ...]
     function: Callable[..., Attribution]
+    needs: tuple[str, ...] = (GRADIENTS,)
 
     def option(self, name: str) -> OptionSpec:
         for spec in self.options:
@@ -102,7 +103,7 @@ METHODS: dict[str, MethodInfo] = {
                        "named_modules(), e.g. 'layer4'); empty = the bundle's gradcam_layer "
                        "or automatic detection."),
         ),
-        function=gradcam),
+        function=gradcam, needs=(GRADIENTS, HOOKS)),
     "lime": MethodInfo(
         name="lime", label="LIME", signed=True,
         description="LIME (Ribeiro et al. 2016): superpixels switched on and off, a weighted "
@@ -145,13 +146,29 @@ METHODS: dict[str, MethodInfo] = {
                        "(one every ~10% of samples) before an early stop.", minimum=1,
                        maximum=1000),
         ),
-        function=lime),
+        function=lime, needs=()),
 }
 
 
 def method_names() -> list[str]:
     """Registered method names in registry order."""
     return list(METHODS)
+
+
+def unavailable_reason(model: LoadedModel, method: str) -> str | None:
+    """Why ``method`` cannot run on ``model`` (one line), or None when it can. Checked before
+    a run, so a method that cannot work is refused up front instead of failing half-way."""
+    info = _info(method)
+    for need in info.needs:
+        reason = model.unavailable.get(need)
+        if reason:
+            return f"{info.label} is unavailable for this model: {reason}"
+    return None
+
+
+def available_methods(model: LoadedModel) -> dict[str, str | None]:
+    """Every registered method -> None (available) or the reason it is not."""
+    return {name: unavailable_reason(model, name) for name in METHODS}
 
 
 def sampling_options(methods: Sequence[str], seed: int | None = None,
@@ -206,6 +223,9 @@ def explain(model: LoadedModel, image: np.ndarray, method: str, target: int | No
     """
     info = _info(method)
     effective = resolve_options(method, options)
+    reason = unavailable_reason(model, method)
+    if reason:
+        raise ValueError(reason)
     chosen = check_target(model, target)
     image = check_image(image)
     return info.function(model, image, chosen, Reporter(progress, should_stop), **effective)
@@ -223,6 +243,9 @@ def explain_batch(model: LoadedModel, images: Sequence[np.ndarray], method: str,
     """
     if targets is not None and len(targets) != len(images):
         raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    reason = unavailable_reason(model, method)
+    if reason:
+        raise ValueError(reason)
     if method == "saliency" and not options:
         # no targets: saliency_batch takes the predicted classes from its own forward pass
         return saliency_batch(model, images, list(targets) if targets is not None else None)

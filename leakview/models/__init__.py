@@ -1,0 +1,91 @@
+"""Models: every accepted file form behind the one :class:`LoadedModel` interface.
+
+:func:`load_model` looks at a path and hands it to the adapter for its form (see
+``docs/architecture.md``, "Model sources"). Nothing is ever unpickled with full pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from leakview.models.bundle import (
+    BUNDLE_FORMAT,
+    REQUIRED_KEYS,
+    is_bundle,
+    model_from_bundle,
+    save_bundle,
+)
+from leakview.models.checkpoint import read_checkpoint
+from leakview.models.checks import ModelLoadError
+from leakview.models.loaded import (
+    DEFAULT_BATCH_SIZE,
+    GRADIENTS,
+    GRAY_WEIGHTS,
+    HOOKS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LoadedModel,
+    choose_device,
+    resize_uint8,
+)
+from leakview.models.spec import ModelSpec, read_classes_file
+from leakview.models.torchscript import is_torchscript, load_torchscript, sidecar_path
+from leakview.models.torchvision_models import build_architecture, classification_architectures
+
+__all__ = [
+    "BUNDLE_FORMAT", "DEFAULT_BATCH_SIZE", "GRADIENTS", "GRAY_WEIGHTS", "HOOKS", "IMAGENET_MEAN",
+    "IMAGENET_STD", "REQUIRED_KEYS", "LoadedModel", "ModelLoadError", "ModelSpec",
+    "build_architecture", "choose_device", "classification_architectures", "describe",
+    "load_model", "read_classes_file", "resize_uint8", "save_bundle", "sidecar_path",
+]
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device | None = None,
+               spec: ModelSpec | None = None) -> LoadedModel:
+    """Load a model from any accepted form; never runs pickled code.
+
+    ``spec`` carries what the user said about a file that does not describe itself (a bare
+    state_dict's architecture and classes, ...). Raises :class:`ModelLoadError` naming the
+    file and what is wrong with it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(path, "no such file")
+    if path.is_dir():
+        raise ModelLoadError(path, "is a folder, not a model file")
+    try:
+        target_device = choose_device(device)
+    except ValueError as error:
+        raise ModelLoadError(path, str(error)) from None
+    if is_torchscript(path):
+        return load_torchscript(path, target_device)
+    content = read_checkpoint(path)
+    if not is_bundle(content) and isinstance(content, dict) and content and all(
+            isinstance(value, torch.Tensor) for value in content.values()):
+        raise ModelLoadError(path, "not a leakview model bundle (it looks like a bare "
+                                   "state_dict: wrap it with leakview.models.save_bundle, "
+                                   "naming its arch, classes and input size)")
+    return model_from_bundle(path, content, target_device)
+
+
+def describe(model: LoadedModel) -> dict[str, Any]:
+    """Plain-data summary of a loaded model (for ``leakview info`` and the GUI)."""
+    parameters = sum(p.numel() for p in model.module.parameters())
+    return {
+        "source": str(model.source) if model.source else None,
+        "kind": model.kind,
+        "arch": model.arch,
+        "classes": model.classes,
+        "input_size": list(model.input_size),
+        "channels": model.channels,
+        "mean": list(model.mean),
+        "std": list(model.std),
+        "parameters": int(parameters),
+        "device": str(model.device),
+        "notes": list(model.notes),
+        **{key: value for key, value in model.extra.items()},
+    }

@@ -1,0 +1,59 @@
+"""Reading a ``torch.save`` file without running pickled code (``weights_only=True``), with a
+message that says why a file was refused."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from leakview.models.checks import ModelLoadError
+
+
+def holds_pickle_data(path: Path) -> bool:
+    """Whether the file starts like pickle data (protocol 2+) or is a zip (torch's format)."""
+    try:
+        with path.open("rb") as stream:
+            if stream.read(1) == pickle.PROTO:
+                return True
+        import zipfile
+
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def read_checkpoint(path: Path) -> Any:
+    """The object in a ``torch.save`` file, read with ``weights_only=True`` on the CPU."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        # weights_only names what it refused: a GLOBAL (a Python object to import) or, in real
+        # pickle data (protocol 2+ header or a torch zip), an opcode it does not run (protocol
+        # 4+ uses FRAME: any plain pickle.dump). Random bytes also fail on an opcode.
+        refused = [line for line in lines if "GLOBAL" in line
+                   or (line.startswith("Unsupported") and holds_pickle_data(path))]
+        if not refused:
+            detail = lines[0] if lines and len(lines[0]) < 120 else ""
+            raise ModelLoadError(path, f"not a PyTorch checkpoint (unreadable pickle data"
+                                       f"{': ' + detail if detail else ''})") from None
+        # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
+        raise ModelLoadError(
+            path,
+            "refused: this file needs full pickle to load (it references Python objects or "
+            "uses pickle instructions that weights_only loading does not allow), and leakview "
+            "never runs pickled code, which could execute anything. Re-save it as a leakview "
+            "bundle (leakview.models.save_bundle) from a trusted environment. "
+            f"Detail: {refused[0]}",
+        ) from None
+    except PermissionError:
+        raise ModelLoadError(path, "permission denied") from None
+    except Exception as error:  # torch.load raises many types on arbitrary bytes
+        detail = str(error).split("\n")[0] or type(error).__name__
+        raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail})") from None

@@ -1,0 +1,76 @@
+"""Validation of what a model file (or the user) says about a model: class names, input size,
+normalisation, and the model's output width on a probe input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from leakview.errors import PathError
+from leakview.models.loaded import LoadedModel
+
+
+class ModelLoadError(PathError):
+    """A model file that cannot be used; carries the path and a human-readable reason."""
+
+
+def check_classes(path: Path, classes: Any, key: str = "classes") -> list[str]:
+    if (not isinstance(classes, (list, tuple)) or len(classes) < 2
+            or not all(isinstance(name, str) and name for name in classes)):
+        raise ModelLoadError(path, f"key {key!r} must be a list of at least two class names")
+    if len(set(classes)) != len(classes):
+        raise ModelLoadError(path, f"key {key!r} has duplicate names")
+    return list(classes)
+
+
+def check_floats(path: Path, key: str, value: Any, length: int) -> tuple[float, ...]:
+    try:
+        numbers = [float(item) for item in value]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != length or not all(np.isfinite(numbers)):
+        raise ModelLoadError(path, f"key {key!r} must be a list of {length} numbers, got {value!r}")
+    return tuple(numbers)
+
+
+def check_input_size(path: Path, key: str, value: Any) -> tuple[int, int]:
+    size = check_floats(path, key, value, 2)
+    if not all(number == int(number) and number >= 8 for number in size):
+        raise ModelLoadError(path, f"key {key!r} must be whole numbers >= 8, got {value!r}")
+    return int(size[0]), int(size[1])
+
+
+def check_channels(path: Path, key: str, value: Any, channels: int = 3) -> tuple[float, ...]:
+    """One finite number per input channel (``mean``, ``std``; ``std`` must be positive)."""
+    numbers = check_floats(path, key, value, channels)
+    if key == "std" and any(number <= 0 for number in numbers):
+        raise ModelLoadError(path, f"key 'std' must be positive, got {list(numbers)}")
+    return numbers
+
+
+def check_output_width(path: Path, model: LoadedModel, named_by: str = "the sidecar") -> None:
+    """Run one zero input through the model: it must work and output one score per class."""
+    probe = torch.zeros((1, model.channels, *model.input_size), device=model.device)
+    try:
+        with torch.inference_mode():
+            width = model.module(probe).shape[-1]
+    except Exception as error:  # an opaque module can raise anything on a bad input
+        raise ModelLoadError(path, f"the model fails on a {list(model.input_size)} input "
+                                   f"({type(error).__name__}: {error})") from None
+    if width != model.num_classes:
+        raise ModelLoadError(path, f"the model outputs {width} scores but {named_by} names "
+                                   f"{model.num_classes} classes")
+
+
+def is_plain_data(value: Any) -> bool:
+    """Whether ``value`` is str/number/bool/None or lists and str-keyed dicts of them."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_plain_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and is_plain_data(item) for key, item in value.items())
+    return False

@@ -1,0 +1,92 @@
+"""TorchScript archives (``torch.jit.save``), described by a sidecar JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from leakview.models.checks import (
+    ModelLoadError,
+    check_channels,
+    check_classes,
+    check_input_size,
+    check_output_width,
+)
+from leakview.models.loaded import HOOKS, IMAGENET_MEAN, IMAGENET_STD, LoadedModel
+
+NO_HOOKS = ("TorchScript runs compiled code: forward hooks on its inner layers never fire, so "
+            "Grad-CAM cannot see a feature map; save the model as a leakview bundle "
+            "(leakview convert) to use Grad-CAM")
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The JSON file describing a TorchScript archive: ``model.pt`` -> ``model.pt.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def read_sidecar(path: Path, what: str = "TorchScript archive") -> tuple[Path, dict[str, Any]]:
+    """``(sidecar path, its JSON object)`` for a model file that cannot name its classes."""
+    candidates = [sidecar_path(path), path.with_suffix(".json")]
+    sidecar = next((candidate for candidate in candidates if candidate.is_file()), None)
+    if sidecar is None:
+        raise ModelLoadError(path, f"{what} without class names: write them to "
+                                   f"{candidates[0].name} as "
+                                   '{"classes": [...], "input_size": [H, W]}')
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(sidecar, f"unreadable sidecar JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(sidecar, "sidecar JSON must be an object with 'classes'")
+    return sidecar, meta
+
+
+def sidecar_fields(sidecar: Path, meta: dict[str, Any]
+                   ) -> tuple[list[str], tuple[int, int], tuple[float, ...], tuple[float, ...],
+                              int, dict[str, Any]]:
+    """``(classes, input_size, mean, std, channels, extra)`` from a sidecar's JSON."""
+    classes = check_classes(sidecar, meta.get("classes"))
+    input_size = check_input_size(sidecar, "input_size", meta.get("input_size", [224, 224]))
+    mean_value = meta.get("mean", IMAGENET_MEAN)
+    channels = 1 if isinstance(mean_value, (list, tuple)) and len(mean_value) == 1 else 3
+    mean = check_channels(sidecar, "mean", mean_value, channels)
+    std = check_channels(sidecar, "std", meta.get("std", IMAGENET_STD if channels == 3
+                                                  else [1.0]), channels)
+    extra = {key: value for key, value in meta.items()
+             if key not in ("classes", "input_size", "mean", "std")}
+    return classes, input_size, mean, std, channels, extra
+
+
+def load_torchscript(path: Path, device: torch.device) -> LoadedModel:
+    sidecar, meta = read_sidecar(path)
+    classes, input_size, mean, std, channels, extra = sidecar_fields(sidecar, meta)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream
+            module = torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, OSError) as error:
+        raise ModelLoadError(path, f"unreadable TorchScript archive "
+                                   f"({str(error).splitlines()[0] if str(error) else error})"
+                             ) from None
+    module.eval().to(device)
+    loaded = LoadedModel(module=module, classes=classes, input_size=input_size,
+                         mean=mean, std=std, arch="torchscript", device=device,
+                         extra=extra, source=path, kind="torchscript", channels=channels,
+                         unavailable={HOOKS: NO_HOOKS})
+    check_output_width(path, loaded)
+    return loaded
