@@ -20,7 +20,7 @@ from leakview.models.bundle import (
     save_bundle,
 )
 from leakview.models.checkpoint import read_checkpoint
-from leakview.models.checks import ModelLoadError
+from leakview.models.checks import ModelLoadError, ModelSpecNeeded
 from leakview.models.loaded import (
     DEFAULT_BATCH_SIZE,
     GRADIENTS,
@@ -39,6 +39,7 @@ from leakview.models.torchvision_models import build_architecture, classificatio
 __all__ = [
     "BUNDLE_FORMAT", "DEFAULT_BATCH_SIZE", "GRADIENTS", "GRAY_WEIGHTS", "HOOKS", "IMAGENET_MEAN",
     "IMAGENET_STD", "REQUIRED_KEYS", "LoadedModel", "ModelLoadError", "ModelSpec",
+    "ModelSpecNeeded",
     "build_architecture", "choose_device", "classification_architectures", "describe",
     "load_model", "read_classes_file", "resize_uint8", "save_bundle", "sidecar_path",
 ]

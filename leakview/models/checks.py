@@ -74,3 +74,20 @@ def is_plain_data(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(key, str) and is_plain_data(item) for key, item in value.items())
     return False
+
+
+class ModelSpecNeeded(ModelLoadError):
+    """A readable model file that does not say everything leakview needs (a bare state_dict
+    has no class names, ...). ``missing`` names the :class:`~leakview.models.spec.ModelSpec`
+    fields to give (``arch``, ``classes``, ...); ``guessed_arch`` is the architecture the
+    weights point to, when they point to exactly one. The window asks for these in a dialog;
+    the command line names its flags."""
+
+    def __init__(self, path: Path, reason: str, missing: tuple[str, ...],
+                 guessed_arch: str | None = None) -> None:
+        super().__init__(path, reason)
+        self.missing = missing
+        self.guessed_arch = guessed_arch
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason, self.missing, self.guessed_arch))
