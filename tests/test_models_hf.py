@@ -32,7 +32,9 @@ from leakview.models import (  # noqa: E402
 
 LABELS = {0: "wheat", 1: "corn", 2: "empty"}
 GRADCAM_LAYERS = {"resnet": ("hf.resnet.encoder.stages.1", "hf.resnet.encoder"),
-                  "convnext": ("hf.convnext.encoder.stages.1", "hf.convnext.encoder")}
+                  "convnext": ("hf.convnext.encoder.stages.1", "hf.convnext.encoder"),
+                  "vit": ("hf.vit.layers.1.layernorm_before",
+                          "hf.vit.encoder.layer.1.layernorm_before")}
 
 
 def _vit() -> torch.nn.Module:
@@ -169,7 +171,7 @@ def test_refusals_run_nothing(tmp_path: Path, folders) -> None:
 @pytest.mark.parametrize("name,methods", [
     ("resnet", ("saliency", "gradcam", "lime")),
     ("convnext", ("saliency", "gradcam", "lime")),
-    ("vit", ("saliency", "lime")),  # ViT Grad-CAM: its own change
+    ("vit", ("saliency", "gradcam", "lime")),
 ])
 def test_methods_run_on_hf_models(folders, name: str, methods) -> None:
     # the ResNet folder has no preprocessor_config.json: 32 px instead of 224 for speed

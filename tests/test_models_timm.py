@@ -176,7 +176,7 @@ def test_bad_timm_inputs_are_refused_with_the_reason(tmp_path: Path, originals) 
 
 @pytest.mark.parametrize("name,methods", [
     ("resnet10t", ("saliency", "gradcam", "lime")),
-    ("vit_tiny_patch16_224", ("saliency", "lime")),  # ViT Grad-CAM: its own change
+    ("vit_tiny_patch16_224", ("saliency", "gradcam", "lime")),
 ])
 def test_methods_run_on_timm_models(tmp_path: Path, originals, name: str, methods) -> None:
     kwargs = {"depth": 2} if name.startswith("vit") else {}  # 2 of its 12 blocks: fast
