@@ -163,9 +163,14 @@ def test_torchscript_model_greys_out_gradcam_with_the_reason(
     assert not window.canvas.has_layer("gradcam")
     assert "Grad-CAM failed" not in window.messages.text()
 
-    # the View menu's toggle, Run LIME, the folder panel's boxes
+    # the image list's badge picker, the View menu's toggle, Run LIME, the folder panel's boxes
+    badge = window.image_list.badge
+    index = badge.findData("gradcam")
+    assert not badge.model().item(index).isEnabled()
+    assert badge.itemData(index, Qt.ItemDataRole.ToolTipRole) == reason
+    assert badge.model().item(badge.findData("saliency")).isEnabled()
     toggle = window.actions[layer_action(method_number("gradcam"))]
-    assert not toggle.isEnabled() and reason in toggle.toolTip()
+    assert not toggle.isEnabled() and toggle.toolTip() == reason
     assert window.actions[layer_action(method_number("saliency"))].isEnabled()
     assert window.actions["run_lime"].isEnabled() and window.results.lime_button.isEnabled()
     boxes = window.folder_panel.method_boxes
@@ -176,10 +181,15 @@ def test_torchscript_model_greys_out_gradcam_with_the_reason(
     info = window.results.model_info.text()
     assert "TorchScript" in info and "Grad-CAM" in info
 
-    # Analyze folder with Grad-CAM ticked: skipped with a visible note, saliency analysed
+    # Analyze folder: Grad-CAM alone cannot start; ticked with saliency, it is skipped with a
+    # visible note and saliency is analysed
+    window.folder_panel.set_methods(("gradcam",))
+    mouse(window.folder_panel.analyze)
+    assert "None of the ticked methods" in window.messages.text()
+    assert reason in window.messages.text() and not window.analysis.running()
     window.folder_panel.set_methods(("saliency", "gradcam"))
     mouse(window.folder_panel.analyze)
-    assert "skips" in window.messages.text() and reason in window.messages.text()
+    assert "runs Saliency only" in window.messages.text() and reason in window.messages.text()
     qtbot.waitUntil(lambda: window.analysis.summary is not None, timeout=60000)
     assert window.analysis.complete
     assert {row["method"] for row in window.analysis.rows} == {"saliency"}
@@ -190,7 +200,7 @@ def test_torchscript_model_greys_out_gradcam_with_the_reason(
     qtbot.waitUntil(lambda: window.state.model is not None
                     and window.state.model.kind == "bundle", timeout=30000)
     assert rows["gradcam"].visible.isEnabled() and toggle.isEnabled()
-    assert boxes["gradcam"].isEnabled()
+    assert boxes["gradcam"].isEnabled() and badge.model().item(index).isEnabled()
     assert rows["gradcam"].status.text() != "n/a"
 
 

@@ -20,23 +20,17 @@ class Pickable(Protocol):
 
 
 def unavailable_methods(model: LoadedModel | None) -> dict[str, str]:
-    """``{method: reason}`` for the registered methods that cannot run on ``model`` (none
-    without a model: nothing runs then anyway, and the window says to open one)."""
+    """``{method: the registry's one-line reason}`` for the registered methods that cannot
+    run on ``model`` (none without a model: nothing runs then, and the window says so)."""
     if model is None:
         return {}
     reasons = {method: unavailable_reason(model, method) for method in METHODS}
     return {method: reason for method, reason in reasons.items() if reason}
 
 
-def unavailable_text(method: str, reason: str) -> str:
-    """The one line shown for an unavailable method: ``"Grad-CAM is unavailable: ..."``."""
-    return f"{METHODS[method].label} is unavailable for this model: {reason}"
-
-
-def mark_available(item: Pickable, method: str, reason: str | None, tip: str = "") -> None:
-    """Enable ``item`` with its usual ``tip``, or disable it with the reason ``method``
-    cannot run as its tooltip and status tip."""
+def mark_available(item: Pickable, reason: str | None, tip: str = "") -> None:
+    """Enable ``item`` with its usual ``tip``, or disable it with ``reason`` (the registry's
+    line: "Grad-CAM is unavailable for this model: ...") as its tooltip and status tip."""
     item.setEnabled(reason is None)
-    text = unavailable_text(method, reason) if reason else ""
-    item.setToolTip(text or tip)
-    item.setStatusTip(text)
+    item.setToolTip(reason or tip)
+    item.setStatusTip(reason or "")

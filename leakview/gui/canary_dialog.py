@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from leakview.attribution import METHODS, sampling_options
-from leakview.gui.model_loader import model_file_filter
 from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
+from leakview.gui.model_loader import model_file_filter
 from leakview.layout import dataset_description
 from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
 from leakview.resources import is_honest_demo

@@ -138,7 +138,7 @@ class FolderPanel(QWidget):
         method -> why); a ticked one stays ticked for the next model, and Analyze folder
         skips it."""
         for method, box in self.method_boxes.items():
-            mark_available(box, method, reasons.get(method), METHODS[method].description)
+            mark_available(box, reasons.get(method), METHODS[method].description)
 
     def set_running(self, running: bool, done: int = 0, total: int = 0) -> None:
         self.analyze.setEnabled(not running)

@@ -103,7 +103,7 @@ class LayerRow:
     def set_unavailable(self, reason: str | None) -> None:
         """Grey the row out with ``reason`` (None: the method can run on the model)."""
         self.reason = reason
-        mark_available(self.visible, self.method, reason, METHODS[self.method].description)
+        mark_available(self.visible, reason, METHODS[self.method].description)
         self.status.setText("n/a" if reason else "")
         self.status.setToolTip(reason or "")
 

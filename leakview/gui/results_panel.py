@@ -58,14 +58,16 @@ def model_summary(model: LoadedModel | None, max_classes: int = 6) -> str:
     if model.num_classes > max_classes:
         names += f", … (+{model.num_classes - max_classes})"
     channels = "gray" if model.channels == 1 else "RGB"
-    lines = [f"{model.arch}, source: {SOURCE_KINDS.get(model.kind, model.kind)}",
+    source = SOURCE_KINDS.get(model.kind, model.kind)
+    lines = [f"source: {source}" if model.arch.lower() == source.lower()
+             else f"{model.arch}, source: {source}",
              f"{model.num_classes} classes: {names}",
              f"input {model.input_size[1]}×{model.input_size[0]} {channels}, {model.device}"]
     lines += [f"• {note}" for note in model.notes]
     unavailable = unavailable_methods(model)
     if unavailable:
         lines.append("Cannot run here: " + ", ".join(METHODS[m].label for m in unavailable)
-                     + " (hover its greyed layer for why)")
+                     + " (hover it for why)")
     return "\n".join(lines)
 
 

@@ -74,12 +74,13 @@ class AnalysisController:
             self.notify("Tick at least one method to analyze", "warning")
             return
         if skipped:
-            note = "; ".join(f"{METHODS[method].label}: {reasons[method]}" for method in skipped)
+            note = " ".join(f"{reasons[method]}." for method in skipped)
             if not methods:
-                self.notify(f"None of the ticked methods can run on this model ({note})",
+                self.notify(f"None of the ticked methods can run on this model. {note}",
                             "warning")
                 return
-            self.notify(f"Analyze folder skips what cannot run on this model ({note})", "info")
+            labels = ", ".join(METHODS[method].label for method in methods)
+            self.notify(f"Analyze folder runs {labels} only. {note}", "info")
         try:
             options = self.method_options(methods)
         except ValueError as error:

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, resolve_options
 from leakview.gui.actions import Handlers, layer_action, layer_numbers
-from leakview.gui.availability import mark_available, unavailable_methods, unavailable_text
+from leakview.gui.availability import mark_available, unavailable_methods
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
 from leakview.gui.layers import LayerPanel
@@ -68,19 +68,20 @@ class LayerController:
 
     # -- what can run on the model ------------------------------------------------------------
     def _show_available(self, model: LoadedModel | None) -> None:
-        """Grey out the layers (rows, View menu toggles, Run LIME) that cannot run on
+        """Grey out the layers (rows, View menu toggles, Run LIME, badges) that cannot run on
         ``model``; the automatic layers are the visible ones that can."""
         reasons = unavailable_methods(model)
         self.layers.set_unavailable(reasons)
+        self.image_list.set_unavailable(reasons)
         methods = list(METHODS)
         for number in layer_numbers():
             action, method = self.actions.get(layer_action(number)), methods[number - 1]
             if action is not None:
-                mark_available(action, method, reasons.get(method))
+                mark_available(action, reasons.get(method))
         lime_reason = reasons.get("lime")
-        mark_available(self.results.lime_button, "lime", lime_reason)
+        mark_available(self.results.lime_button, lime_reason)
         if "run_lime" in self.actions:
-            mark_available(self.actions["run_lime"], "lime", lime_reason)
+            mark_available(self.actions["run_lime"], lime_reason)
         self.state.layer_methods = self._auto_methods()
 
     # -- options -------------------------------------------------------------------------
@@ -164,7 +165,7 @@ class LayerController:
             return
         reason = self.layers.unavailable("lime")
         if reason:
-            self.status.set_extra(unavailable_text("lime", reason))
+            self.status.set_extra(reason)
             return
         try:
             options = self.results.lime_form.values()

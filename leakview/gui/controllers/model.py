@@ -25,6 +25,7 @@ from leakview.gui.settings import AppSettings
 from leakview.gui.status import MessageBar, Notify
 from leakview.models import LoadedModel, ModelLoadError, ModelSpec, ModelSpecNeeded
 
+
 def merge_specs(base: ModelSpec | None, answer: ModelSpec) -> ModelSpec:
     """``answer`` with the fields it leaves None taken from ``base`` (an earlier answer)."""
     if base is None:
