@@ -360,3 +360,33 @@ def test_a_file_that_needs_answers_asks_then_loads_and_cancel_changes_nothing(
     assert remembered.arch.currentText() == "mobilenet_v3_small"
     mouse(remembered.buttons.button(remembered.buttons.StandardButton.Cancel))
     assert window.state.model is loaded and window.state.model_path == str(weights)
+
+
+def test_ctrl_shift_m_opens_a_hugging_face_folder(qtbot, make_window, folder, tiny_model,
+                                                 tmp_path):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    labels = {0: "cat", 1: "dog"}
+    config = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32,
+                                    num_hidden_layers=2, num_attention_heads=2,
+                                    intermediate_size=64, id2label=labels,
+                                    label2id={name: i for i, name in labels.items()})
+    hf_folder = tmp_path / "hf_vit"
+    transformers.ViTForImageClassification(config).eval().save_pretrained(hf_folder)
+    processor = transformers.ViTImageProcessor(size={"height": 32, "width": 32})
+    processor.save_pretrained(hf_folder)
+
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window)
+    seen: dict = {}
+    _answer_file_dialog(qtbot, hf_folder, seen)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_M,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: window.state.model is not None
+                    and window.state.model.kind == "huggingface", timeout=60000)
+    assert window.state.model.classes == ["cat", "dog"]
+    assert "Hugging Face folder" in window.results.model_info.text()
+    wait_layer(qtbot, window, "saliency", timeout=60000)
+    assert window.results.layers.rows["gradcam"].visible.isEnabled()   # ViT Grad-CAM (wt-vit)
