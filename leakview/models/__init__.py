@@ -21,6 +21,7 @@ from leakview.models.bundle import (
 )
 from leakview.models.checkpoint import read_checkpoint
 from leakview.models.checks import ModelLoadError, ModelSpecNeeded
+from leakview.models.export_models import is_exported_program, load_exported
 from leakview.models.loaded import (
     DEFAULT_BATCH_SIZE,
     GRADIENTS,
@@ -32,6 +33,7 @@ from leakview.models.loaded import (
     choose_device,
     resize_uint8,
 )
+from leakview.models.onnx_models import is_onnx, load_onnx
 from leakview.models.spec import ModelSpec, read_classes_file
 from leakview.models.torchscript import is_torchscript, load_torchscript, sidecar_path
 from leakview.models.torchvision_models import build_architecture, classification_architectures
@@ -62,6 +64,10 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
         target_device = choose_device(device)
     except ValueError as error:
         raise ModelLoadError(path, str(error)) from None
+    if is_onnx(path):
+        return load_onnx(path, target_device)
+    if is_exported_program(path):
+        return load_exported(path, target_device)
     if is_torchscript(path):
         return load_torchscript(path, target_device)
     content = read_checkpoint(path)
