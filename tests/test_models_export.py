@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,43 @@ def test_exported_program_predicts_and_explains_like_the_module(
     ours = explain(model, images[0], "saliency", target=1)
     theirs = explain(original, images[0], "saliency", target=1)
     np.testing.assert_allclose(ours.map_model, theirs.map_model, rtol=1e-4, atol=1e-7)
-    captum = Saliency(resnet).attribute(model.preprocess(images[0])[None], target=1, abs=True)
+    inputs = model.preprocess(images[0])[None].requires_grad_(True)
+    captum = Saliency(resnet).attribute(inputs, target=1, abs=True)
     expected = captum.max(dim=1).values[0].numpy()
     assert np.abs(ours.map_model - expected).max() <= 1e-4 * np.abs(expected).max()
     model.module.eval()  # atlas and canary call it; the exported graph itself refuses to
     model.to("cpu")
+
+
+class _WithConstant(torch.nn.Module):
+    """A classifier whose graph holds a lifted tensor constant (not a buffer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(3, len(CLASSES))
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.head(batch.mean(dim=(2, 3))) + torch.tensor([0.5, -0.5, 0.0])
+
+
+def test_moving_the_model_moves_its_constants(tmp_path: Path) -> None:
+    module = _WithConstant().eval()
+    path = tmp_path / "constant.pt2"
+    torch.export.save(torch.export.export(module, (torch.zeros(1, 3, *SIZE),)), path)
+    _sidecar(path)
+    model = load_model(path, device="cpu")
+    batch = torch.rand(2, 3, *SIZE)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.module(batch), module(batch))
+
+    def constants() -> list[torch.Tensor]:
+        return [value for sub in model.module.modules() for value in vars(sub).values()
+                if isinstance(value, torch.Tensor)]
+
+    assert constants()  # the graph keeps the constant outside parameters and buffers
+    model.module.to("meta")
+    assert all(tensor.device.type == "meta"
+               for tensor in [*constants(), *model.module.parameters()])
 
 
 def test_grad_cam_is_refused_with_the_reason(exported: dict[str, Path]) -> None:
@@ -211,6 +244,13 @@ def test_refuses_archives_that_would_run_code(tmp_path: Path, exported: dict[str
     with pytest.raises(ModelLoadError, match="parameter_name .* is not a dotted name"):
         load_model(_rewrite(source, tmp_path / "name.pt2",
                             lambda entries: _edit_program(entries, attribute_name)))
+
+    twice = _rewrite(source, tmp_path / "twice.pt2", lambda entries: None)
+    with warnings.catch_warnings(), zipfile.ZipFile(twice, "a") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it writes
+        archive.writestr("dynamic/models/model.json", b"{}")
+    with pytest.raises(ModelLoadError, match="two entries of the same name"):
+        load_model(twice)
     assert not ours.exists()
 
 

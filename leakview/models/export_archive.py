@@ -89,6 +89,8 @@ def check_exported_archive(path: Path, data: bytes) -> None:
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ModelLoadError(path, f"not a torch.export archive ({error})") from None
+    if len(set(names)) != len(names):  # zipfile and torch's reader may pick different ones
+        raise _refusal(path, "it holds two entries of the same name")
     roots = {name.split("/", 1)[0] for name in names}
     if len(roots) != 1 or not all("/" in name for name in names):
         raise ModelLoadError(path, "not a torch.export archive (its entries share no folder)")

@@ -16,6 +16,7 @@ import io
 import logging
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,17 @@ class ExportedClassifier(torch.nn.Module):
 
     def train(self, mode: bool = True) -> ExportedClassifier:
         self.training = mode
+        return self
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+               ) -> ExportedClassifier:
+        """``.to()``/``.cuda()``/... also move the graph's lifted tensor constants, which the
+        unlifted module keeps as plain attributes (not buffers)."""
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+        for module in self.program.modules():
+            for name, value in list(vars(module).items()):
+                if isinstance(value, torch.Tensor):
+                    setattr(module, name, fn(value))
         return self
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
