@@ -280,6 +280,10 @@ def test_unreadable_files_name_the_supported_formats(tmp_path: Path,
     broken.write_bytes(b"not an archive at all" * 10)
     with pytest.raises(ModelLoadError, match="not a torch.export archive.*ONNX.*Hugging Face"):
         load_model(broken)
+    checkpoint = tmp_path / "weights.pt2"
+    torch.save({"conv.weight": torch.zeros(2, 3)}, checkpoint)
+    with pytest.raises(ModelLoadError, match="not a torch.export archive .*safetensors"):
+        load_model(checkpoint)
     picture = tmp_path / "model.pt"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     with pytest.raises(ModelLoadError, match="not a PyTorch checkpoint.*torch.export.*ONNX"):

@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from leakview.models.checkpoint import SUPPORTED_FORMATS
 from leakview.models.checks import ModelLoadError
 
 _ENTRIES = re.compile(r"archive_format|archive_version|byteorder|\.data/version"
@@ -88,20 +89,20 @@ def check_exported_archive(path: Path, data: bytes) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ModelLoadError(path, f"not a torch.export archive ({error})") from None
+        raise _not_an_archive(path, str(error)) from None
     if len(set(names)) != len(names):  # zipfile and torch's reader may pick different ones
         raise _refusal(path, "it holds two entries of the same name")
     roots = {name.split("/", 1)[0] for name in names}
     if len(roots) != 1 or not all("/" in name for name in names):
-        raise ModelLoadError(path, "not a torch.export archive (its entries share no folder)")
+        raise _not_an_archive(path, "its entries share no folder")
     root = roots.pop() + "/"
     entries = {name[len(root):]: name for name in names}
+    if "archive_format" not in entries or archive.read(entries["archive_format"]) != b"pt2":
+        raise _not_an_archive(path, "no archive_format 'pt2'")
     for entry in entries:
         if not _ENTRIES.fullmatch(entry) or ".." in entry:
             raise _refusal(path, f"it holds {entry!r}, which is not plain weights or a graph "
                                  "(compiled code, a legacy pickled payload or unknown data)")
-    if "archive_format" not in entries or archive.read(entries["archive_format"]) != b"pt2":
-        raise ModelLoadError(path, "not a torch.export archive (no archive_format 'pt2')")
     models = [entry[len("models/"):-len(".json")] for entry in entries
               if entry.startswith("models/")]
     if not models:
@@ -116,6 +117,10 @@ def check_exported_archive(path: Path, data: bytes) -> None:
         sample = f"data/sample_inputs/{model}.pt"
         if sample in entries:
             _check_sample_inputs(path, archive.read(entries[sample]))
+
+
+def _not_an_archive(path: Path, detail: str) -> ModelLoadError:
+    return ModelLoadError(path, f"not a torch.export archive ({detail}); {SUPPORTED_FORMATS}")
 
 
 def _refusal(path: Path, reason: str) -> ModelLoadError:

@@ -83,9 +83,6 @@ def load_exported(path: Path, device: torch.device) -> LoadedModel:
         data = path.read_bytes()
     except OSError as error:
         raise ModelLoadError(path, f"unreadable ({error})") from None
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ModelLoadError(path, f"not a torch.export archive (not a zip file); "
-                                   f"{SUPPORTED_FORMATS}")
     check_exported_archive(path, data)
     program = _load_program(path, data)
     user_inputs = [node for node in program.graph.nodes if node.op == "placeholder"
