@@ -89,7 +89,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("side_by_side", "&Side by side (original | saliency | LIME)", ("T",), "&View",
                True, icon_text="Side by side"),
     *layer_specs(),
-    ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model"),
+    ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model",
+               tip="A model file: leakview bundle, state_dict or checkpoint (.pt .pth .ckpt "
+                   ".bin), .safetensors, TorchScript, ONNX, torch.export (.pt2)"),
+    ActionSpec("open_model_folder", "Open model &folder…", ("Ctrl+Shift+M",), "&Model",
+               tip="A model saved as a folder: Hugging Face save_pretrained (config.json + "
+                   "model.safetensors)"),
     ActionSpec("run_lime", "Run &LIME on this image", ("L",), "&Analysis", icon_text="LIME"),
     ActionSpec("analyze_folder", "&Analyze folder", ("Ctrl+R",), "&Analysis",
                icon_text="Analyze folder"),

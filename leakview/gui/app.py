@@ -52,7 +52,7 @@ def startup_choice(settings, folder: str | os.PathLike[str] | None = None,
         chosen_folder = demo_workspace()
     if model:
         chosen_model = str(model)
-    elif not demo and settings.last_model and Path(settings.last_model).is_file():
+    elif not demo and settings.last_model and Path(settings.last_model).exists():
         chosen_model = settings.last_model
     else:
         if not demo and settings.last_model:
@@ -63,8 +63,9 @@ def startup_choice(settings, folder: str | os.PathLike[str] | None = None,
 
 def open_main_window(folder: str | os.PathLike[str] | None = None,
                      model: str | os.PathLike[str] | None = None, demo: bool = False,
-                     settings=None):
-    """The main window on what :func:`startup_choice` picks, shown."""
+                     settings=None, spec=None):
+    """The main window on what :func:`startup_choice` picks, shown; ``spec`` (a
+    :class:`leakview.models.ModelSpec`) describes a model file that does not itself."""
     make_application()
     from leakview.gui.main_window import MainWindow
     from leakview.gui.settings import AppSettings
@@ -72,7 +73,7 @@ def open_main_window(folder: str | os.PathLike[str] | None = None,
     settings = settings or AppSettings()
     folder, model, notes = startup_choice(settings, folder, model, demo)
     window = MainWindow(folder=folder if folder.is_dir() else None, model=model,
-                        settings=settings)
+                        settings=settings, spec=spec)
     if not folder.is_dir():
         notes.append(f"Image folder not found: {folder}. Use File > Open folder (Ctrl+O).")
     if notes:
@@ -82,11 +83,13 @@ def open_main_window(folder: str | os.PathLike[str] | None = None,
 
 
 def run_app(folder: str | os.PathLike[str] | None = None,
-            model: str | os.PathLike[str] | None = None, demo: bool = False) -> int:
-    """Open the main window (see :func:`startup_choice`) and run the event loop; returns the
-    exit status."""
+            model: str | os.PathLike[str] | None = None, demo: bool = False,
+            spec=None) -> int:
+    """Open the main window (see :func:`startup_choice`; ``spec``: ``leakview gui --arch
+    ...``, a :class:`leakview.models.ModelSpec`) and run the event loop; returns the exit
+    status."""
     app = make_application()
-    window = open_main_window(folder, model, demo)
+    window = open_main_window(folder, model, demo, spec=spec)
     status = app.exec()
     del window
     return int(status or 0)

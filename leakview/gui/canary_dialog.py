@@ -39,12 +39,12 @@ from PySide6.QtWidgets import (
 
 from leakview.attribution import METHODS, sampling_options
 from leakview.canary import LEAKY_DATA_FORMAT, CanaryConfig, check_config
+from leakview.gui.model_loader import model_file_filter
 from leakview.layout import dataset_description
 from leakview.markers import MARKER_NAMES, parse_colours, placement, size_defaults
 from leakview.resources import is_honest_demo
 
 DEFAULT_ARCH = "shufflenet_v2_x1_0"
-MODEL_FILTER = "Model bundles (*.pt *.pth *.ckpt *.bin);;All files (*)"
 
 
 def image_folder_problem(folder: Path) -> str | None:
@@ -333,7 +333,7 @@ class CanaryDialog(QDialog):
 
     def _browse_init(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model to fine-tune", self.init.text(),
-                                              MODEL_FILTER)
+                                              model_file_filter())
         if path:
             self.init.setText(path)
 

@@ -35,6 +35,7 @@ from leakview.appstate import AppState
 from leakview.atlas import Atlas, ClassAtlas
 from leakview.atlas_figure import class_panel
 from leakview.attribution import METHODS
+from leakview.gui.availability import mark_available
 from leakview.gui.inspector import fmt
 from leakview.verdict import LEAK, OK
 
@@ -131,6 +132,13 @@ class FolderPanel(QWidget):
 
     def _methods_ticked(self) -> None:
         self.state.methods = self.methods()
+
+    def set_unavailable(self, reasons: Mapping[str, str]) -> None:
+        """Grey out the boxes of the methods that cannot run on the model (``reasons``:
+        method -> why); a ticked one stays ticked for the next model, and Analyze folder
+        skips it."""
+        for method, box in self.method_boxes.items():
+            mark_available(box, reasons.get(method), METHODS[method].description)
 
     def set_running(self, running: bool, done: int = 0, total: int = 0) -> None:
         self.analyze.setEnabled(not running)

@@ -12,7 +12,7 @@ masks root re-checks the Mask column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,8 +321,22 @@ class ImageList(QWidget):
     def show_badge(self, method: str) -> None:
         """Badge the images with ``method``'s result."""
         index = self.badge.findData(method)
-        if index >= 0:
+        if index >= 0 and self.badge.model().item(index).isEnabled():
             self.badge.setCurrentIndex(index)
+
+    def set_unavailable(self, reasons: Mapping[str, str]) -> None:
+        """Grey out the badge methods that cannot run on the model (``reasons``: method ->
+        why, as the item's tooltip); a badge on one of them moves to the first that can."""
+        items = self.badge.model()
+        for index in range(self.badge.count()):
+            method = self.badge.itemData(index)
+            items.item(index).setEnabled(method not in reasons)
+            self.badge.setItemData(index, reasons.get(method), Qt.ItemDataRole.ToolTipRole)
+        if self.badge.currentData() in reasons:
+            usable = [index for index in range(self.badge.count())
+                      if self.badge.itemData(index) not in reasons]
+            if usable:
+                self.badge.setCurrentIndex(usable[0])
 
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         if current.isValid():

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from leakview.attribution import METHODS
+from leakview.gui.availability import mark_available
 from leakview.gui.settings import LayerOptions
 
 LAYER_KEYS = 9
@@ -90,6 +91,7 @@ class LayerRow:
         self.status = QLabel("")
         self.status.setMinimumWidth(52)
         self.status.setStyleSheet("color: gray")
+        self.reason: str | None = None
         for column, widget in enumerate((self.visible, self.opacity, self.colormap, self.bar,
                                          self.status)):
             grid.addWidget(widget, row, column)
@@ -97,6 +99,13 @@ class LayerRow:
     def options(self) -> LayerOptions:
         return LayerOptions(self.visible.isChecked(), self.opacity.value() / 100,
                             self.colormap.currentText())
+
+    def set_unavailable(self, reason: str | None) -> None:
+        """Grey the row out with ``reason`` (None: the method can run on the model)."""
+        self.reason = reason
+        mark_available(self.visible, reason, METHODS[self.method].description)
+        self.status.setText("n/a" if reason else "")
+        self.status.setToolTip(reason or "")
 
 
 class LayerPanel(QWidget):
@@ -131,16 +140,31 @@ class LayerPanel(QWidget):
         self.rows[method].visible.setChecked(visible)
 
     def toggle(self, index: int) -> str | None:
-        """Keys 1, 2, ...: toggle the ``index``-th layer (0-based); returns its method."""
+        """Keys 1, 2, ...: toggle the ``index``-th layer (0-based); returns its method
+        (None for no such layer, or one that cannot run on the model)."""
         methods = list(self.rows)
         if not 0 <= index < len(methods):
             return None
         row = self.rows[methods[index]]
+        if row.reason:
+            return None
         row.visible.setChecked(not row.visible.isChecked())
         return methods[index]
 
     def set_status(self, method: str, text: str) -> None:
-        self.rows[method].status.setText(text)
+        row = self.rows[method]
+        row.status.setText("n/a" if row.reason else text)
+
+    def set_unavailable(self, reasons: dict[str, str]) -> None:
+        """Grey out the layers of ``reasons`` (method -> why it cannot run), enable the rest."""
+        for method, row in self.rows.items():
+            row.set_unavailable(reasons.get(method))
+
+    def unavailable(self, method: str) -> str | None:
+        """Why ``method`` cannot run on the model (None: it can)."""
+        return self.rows[method].reason
 
     def visible_methods(self) -> list[str]:
-        return [method for method, row in self.rows.items() if row.visible.isChecked()]
+        """The ticked layers that can run on the model."""
+        return [method for method, row in self.rows.items()
+                if row.visible.isChecked() and not row.reason]

@@ -60,11 +60,12 @@ from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings, bind_settings
 from leakview.gui.status import MessageBar, StatusPanel
 from leakview.gui.workers import Job, JobRunner
+from leakview.models import ModelSpec
 
 
 class MainWindow(QMainWindow):
     def __init__(self, folder: str | Path | None = None, model: str | None = None,
-                 settings: AppSettings | None = None) -> None:
+                 settings: AppSettings | None = None, spec: ModelSpec | None = None) -> None:
         super().__init__()
         self.setWindowTitle("leakview")
         self.settings = settings or AppSettings()
@@ -84,7 +85,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(folder)
         if model:
-            self.open_model(model)
+            self.open_model(model, spec)
 
     # -- construction ------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
         self.addActions([undo, redo])
         actions["undo"], actions["redo"] = undo, redo
         fill_toolbar(self.tools_bar, actions)
+        self.menus["&View"].setToolTipsVisible(True)   # a greyed-out layer says why
         self.recent_folders_menu = self.menus["&File"].addMenu("Recent folders")
         self.menus["&File"].insertMenu(actions["import_masks"], self.recent_folders_menu)
         return actions
@@ -162,7 +164,8 @@ class MainWindow(QMainWindow):
             self.undo_group, self.image_list, self.results, self.status, self.hover_label,
             {tool: actions[tool_action(tool)] for tool in Tool}, notify, self)
         self.layers = LayerController(state, session, self.canvas, self.results,
-                                      self.image_list, self.settings, self.status, notify)
+                                      self.image_list, self.settings, self.status, notify,
+                                      actions)
         self.images = ImageController(
             state, session, self.runner, self.canvas, self.figure_canvas, self.stack,
             self.image_list, self.masks, self.layers, self.messages, notify,
@@ -173,7 +176,7 @@ class MainWindow(QMainWindow):
         self.models = ModelController(
             state, session, self.analysis, self.results, self.image_list, self.canvas,
             self.settings, self.menus["&Model"], actions["open_model"], self.messages,
-            notify, self)
+            notify, self, actions["open_model_folder"])
         self.analyze = AnalysisController(state, self.analysis, self.store, self.image_list,
                                           self.folder_panel, self.results.lime_form,
                                           self.canary, self.folder_dock, notify)
@@ -223,8 +226,10 @@ class MainWindow(QMainWindow):
     def open_folder(self, folder: str | Path) -> bool:
         return self.folders.open_folder(folder)
 
-    def open_model(self, path: str | Path) -> None:
-        self.models.open_model(path)
+    def open_model(self, path: str | Path, spec: ModelSpec | None = None) -> None:
+        """Load ``path`` (``spec``: what the user says about a file that does not describe
+        itself; without it such a file opens the Model spec dialog)."""
+        self.models.open_model(path, spec)
 
     def export_csv_to(self, path: str | Path) -> Path | None:
         return self.exports.export_csv_to(path)

@@ -14,6 +14,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from leakview.appstate import AppState
+from leakview.attribution import METHODS
+from leakview.gui.availability import unavailable_methods
 from leakview.gui.inspector import (
     LimeBox,
     ModelPicker,
@@ -36,6 +38,44 @@ def _gray_note(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: gray")
     return label
+
+
+SOURCE_KINDS = {
+    "bundle": "leakview bundle", "state_dict": "state_dict", "checkpoint": "training checkpoint",
+    "safetensors": "safetensors", "torchscript": "TorchScript", "timm": "timm",
+    "huggingface": "Hugging Face folder", "onnx": "ONNX", "torch.export": "torch.export (.pt2)",
+}
+"""How the inspector names each ``LoadedModel.kind``."""
+
+
+def model_summary(model: LoadedModel | None, max_classes: int = 6) -> str:
+    """The inspector's lines about the loaded model: architecture and where it was read from
+    (its source kind), classes, input, device, then the loader's notes (an architecture
+    guessed from the weights, a prefix stripped ...) and the methods it cannot run."""
+    if model is None:
+        return "No model loaded"
+    names = ", ".join(model.classes[:max_classes])
+    if model.num_classes > max_classes:
+        names += f", … (+{model.num_classes - max_classes})"
+    channels = "gray" if model.channels == 1 else "RGB"
+    source = SOURCE_KINDS.get(model.kind, model.kind)
+    lines = [f"source: {source}" if model.arch.lower() == source.lower()
+             else f"{model.arch}, source: {source}",
+             f"{model.num_classes} classes: {names}",
+             f"input {model.input_size[1]}×{model.input_size[0]} {channels}, {model.device}"]
+    lines += [f"• {note}" for note in model.notes]
+    unavailable = unavailable_methods(model)
+    if unavailable:
+        lines.append("Cannot run here: " + ", ".join(METHODS[m].label for m in unavailable)
+                     + " (hover it for why)")
+    return "\n".join(lines)
+
+
+def model_details(model: LoadedModel) -> str:
+    """The model info's tooltip: the file and the normalisation."""
+    mean = ", ".join(f"{value:g}" for value in model.mean)
+    std = ", ".join(f"{value:g}" for value in model.std)
+    return f"{model.source or ''}\nsource kind: {model.kind}\nmean {mean}; std {std}"
 
 
 class ResultsPanel(QWidget):
@@ -109,15 +149,15 @@ class ResultsPanel(QWidget):
         self.model_info.setText(f"Loading {Path(path).name}…")
 
     def set_model(self, model: LoadedModel | None, path: str) -> None:
-        self.model_picker.set_current(path)
-        if model is None:
-            self.model_info.setText("No model loaded")
-        else:
-            self.model_info.setText(f"{model.arch}, {model.num_classes} classes, input "
-                                    f"{model.input_size[1]}×{model.input_size[0]}, "
-                                    f"{model.device}")
+        self.show_model(model, path)
         self.target.set_classes(model.classes if model is not None else ())
         self.set_prediction(None, [])
+
+    def show_model(self, model: LoadedModel | None, path: str) -> None:
+        """The picker on ``path`` and what was loaded from it (nothing else changes)."""
+        self.model_picker.set_current(path)
+        self.model_info.setText(model_summary(model))
+        self.model_info.setToolTip(model_details(model) if model is not None else "")
 
     def set_prediction(self, probabilities: np.ndarray | None, classes: Sequence[str]) -> None:
         self.top5.set_prediction(probabilities, classes)

@@ -42,7 +42,7 @@ from leakview.gui.session_signals import SessionSignals, ShownImage
 from leakview.gui.workers import Job, JobRunner
 from leakview.images import load_image, relative_name, true_label
 from leakview.masks import mask_path
-from leakview.models import LoadedModel
+from leakview.models import LoadedModel, ModelSpec
 from leakview.report import figure_title
 
 __all__ = ["FigureInputs", "Session", "ShownImage"]
@@ -187,8 +187,8 @@ class Session(SessionSignals):
         self.documents.forget_others()
 
     # -- model -----------------------------------------------------------------------------
-    def open_model(self, path: str) -> None:
-        self.models.open(path)
+    def open_model(self, path: str, spec: ModelSpec | None = None) -> None:
+        self.models.open(path, spec)
 
     def _restart_layers(self) -> None:
         """Forget the shown image's results and compute them again (new model or target).

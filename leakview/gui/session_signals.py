@@ -29,6 +29,7 @@ class SessionSignals(QObject):
     maskChanged = Signal(object)             # MaskDocument
     modelChanged = Signal(object)            # LoadedModel | None
     modelFailed = Signal(str, str)           # path, reason
+    modelSpecNeeded = Signal(str, object, object)  # path, ModelLoadError, ModelSpec | None
     predictionReady = Signal(str, object)    # image path, probabilities
     layerStarted = Signal(str)               # method
     layerReady = Signal(str, object, bool, str, int)  # method, Attribution, provisional,

@@ -22,6 +22,7 @@ from leakview.models.bundle import (
 from leakview.models.checkpoint import read_checkpoint
 from leakview.models.checks import ModelLoadError, ModelSpecNeeded
 from leakview.models.export_models import is_exported_program, load_exported
+from leakview.models.hf_models import load_hf_folder
 from leakview.models.loaded import (
     DEFAULT_BATCH_SIZE,
     GRADIENTS,
@@ -35,6 +36,7 @@ from leakview.models.loaded import (
 )
 from leakview.models.onnx_models import is_onnx, load_onnx
 from leakview.models.spec import ModelSpec, read_classes_file
+from leakview.models.timm_models import is_timm_arch, load_timm, names_timm_arch
 from leakview.models.torchscript import is_torchscript, load_torchscript, sidecar_path
 from leakview.models.torchvision_models import build_architecture, classification_architectures
 
@@ -58,19 +60,23 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(path, "no such file")
-    if path.is_dir():
-        raise ModelLoadError(path, "is a folder, not a model file")
     try:
         target_device = choose_device(device)
     except ValueError as error:
         raise ModelLoadError(path, str(error)) from None
+    if path.is_dir():  # a Hugging Face save_pretrained folder, or "is a folder" refused
+        return load_hf_folder(path, target_device, spec)
     if is_onnx(path):
         return load_onnx(path, target_device)
     if is_exported_program(path):
         return load_exported(path, target_device)
     if is_torchscript(path):
         return load_torchscript(path, target_device)
+    if spec is not None and is_timm_arch(spec.arch):
+        return load_timm(path, target_device, spec)
     content = read_checkpoint(path)
+    if names_timm_arch(path, content):
+        return load_timm(path, target_device, spec, content)
     if not is_bundle(content) and isinstance(content, dict) and content and all(
             isinstance(value, torch.Tensor) for value in content.values()):
         raise ModelLoadError(path, "not a leakview model bundle (it looks like a bare "

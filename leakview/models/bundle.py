@@ -89,12 +89,12 @@ def model_from_bundle(path: Path, bundle: Any, device: torch.device) -> LoadedMo
             isinstance(value, torch.Tensor) for value in state_dict.values()):
         raise ModelLoadError(path, "key 'state_dict' must map parameter names to tensors")
     arch = str(bundle["arch"])
+    extra = {key: value for key, value in bundle.items() if key not in REQUIRED_KEYS}
     try:
-        module = build_model(arch, len(classes), input_size, channels)
+        module = build_model(arch, len(classes), input_size, channels, config=extra)
     except (ValueError, TypeError) as error:
         raise ModelLoadError(path, f"key 'arch': {error}") from None
     load_state_dict_checked(path, module, state_dict, arch)
-    extra = {key: value for key, value in bundle.items() if key not in REQUIRED_KEYS}
     module.eval().to(device)
     return LoadedModel(module=module, classes=classes, input_size=input_size,
                        mean=mean, std=std, arch=arch, device=device,

@@ -3,6 +3,7 @@ message that says why a file was refused."""
 
 from __future__ import annotations
 
+import argparse
 import pickle
 import warnings
 from pathlib import Path
@@ -32,11 +33,19 @@ def holds_pickle_data(path: Path) -> bool:
 
 
 def read_checkpoint(path: Path) -> Any:
-    """The object in a ``torch.save`` file, read with ``weights_only=True`` on the CPU."""
+    """The object in a ``torch.save`` file, read with ``weights_only=True`` on the CPU.
+
+    Training scripts (timm's train.py, torchvision's references) save their ``args`` as an
+    ``argparse.Namespace``: allowed (it only holds attributes) and returned as a plain dict."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            content = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(content, dict) and any(isinstance(value, argparse.Namespace)
+                                             for value in content.values()):
+            content = {key: vars(value) if isinstance(value, argparse.Namespace) else value
+                       for key, value in content.items()}
+        return content
     except pickle.UnpicklingError as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         # weights_only names what it refused: a GLOBAL (a Python object to import) or, in real

@@ -3,6 +3,7 @@ normalisation, and the model's output width on a probe input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,17 @@ def check_output_width(path: Path, model: LoadedModel, named_by: str = "the side
     if width != model.num_classes:
         raise ModelLoadError(path, f"the model outputs {width} scores but {named_by} names "
                                    f"{model.num_classes} classes")
+
+
+def read_json_object(path: Path, what: str = "JSON") -> dict[str, Any]:
+    """The JSON object in ``path``, or a ModelLoadError "unreadable WHAT (...)"."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(path, f"unreadable {what} ({error})") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(path, f"{what} must be an object")
+    return data
 
 
 def is_plain_data(value: Any) -> bool:

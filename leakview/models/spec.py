@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,28 @@ def read_classes_file(path: str | os.PathLike[str]) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate class names")
     return tuple(names)
+
+
+def settle(path: Path, key: str, given: Any, from_file: Any) -> Any:
+    """The value of ``key``: the file's, else the user's (``None`` when neither says it). A
+    given value that contradicts the file is a ModelLoadError naming both."""
+    if given is None or from_file is None:
+        return from_file if given is None else given
+    if _comparable(given) != _comparable(from_file):
+        from leakview.models.checks import ModelLoadError  # torch-free import of spec
+
+        raise ModelLoadError(path, f"the given {key} {_shown(given)} contradicts the file's "
+                                   f"{_shown(from_file)}")
+    return from_file
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(item) for item in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return round(float(value), 6)
+    return value
+
+
+def _shown(value: Any) -> str:
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 import zipfile
@@ -17,6 +16,7 @@ from leakview.models.checks import (
     check_classes,
     check_input_size,
     check_output_width,
+    read_json_object,
 )
 from leakview.models.loaded import HOOKS, IMAGENET_MEAN, IMAGENET_STD, LoadedModel
 
@@ -47,13 +47,7 @@ def read_sidecar(path: Path, what: str = "TorchScript archive") -> tuple[Path, d
         raise ModelLoadError(path, f"{what} without class names: write them to "
                                    f"{candidates[0].name} as "
                                    '{"classes": [...], "input_size": [H, W]}')
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(sidecar, f"unreadable sidecar JSON ({error})") from None
-    if not isinstance(meta, dict):
-        raise ModelLoadError(sidecar, "sidecar JSON must be an object with 'classes'")
-    return sidecar, meta
+    return sidecar, read_json_object(sidecar, "sidecar JSON")
 
 
 def sidecar_fields(sidecar: Path, meta: dict[str, Any]

@@ -10,8 +10,10 @@ from typing import Any
 from PySide6.QtWidgets import QDockWidget
 
 from leakview.appstate import AppState
+from leakview.attribution import METHODS
 from leakview.gui.actions import Handlers
 from leakview.gui.analysis import FolderAnalysis
+from leakview.gui.availability import unavailable_methods
 from leakview.gui.canary_run import CanaryRun
 from leakview.gui.folder_view import FolderPanel
 from leakview.gui.image_list import ImageList
@@ -45,6 +47,9 @@ class AnalysisController:
         self.analysis.atlasReady.connect(
             lambda atlases: self.panel.atlas.set_atlases(atlases, self.analysis.complete))
         self.analysis.cleared.connect(self.panel.reset)
+        self.state.events.model.connect(
+            lambda model: self.panel.set_unavailable(unavailable_methods(model)))
+        self.panel.set_unavailable(unavailable_methods(self.state.model))
 
     def handlers(self) -> Handlers:
         return {"analyze_folder": self.analyze_folder}
@@ -57,14 +62,25 @@ class AnalysisController:
         return options
 
     def analyze_folder(self) -> None:
-        """Ctrl+R: analyze every listed image with the ticked methods."""
+        """Ctrl+R: analyze every listed image with the ticked methods that can run on the
+        model (the others are skipped, and the message bar says which and why)."""
         if self.state.root is None or self.state.model is None:
             self.notify("Open a folder and a model first", "warning")
             return
-        methods = self.state.methods
-        if not methods:
+        reasons = unavailable_methods(self.state.model)
+        skipped = [method for method in self.state.methods if method in reasons]
+        methods = tuple(method for method in self.state.methods if method not in reasons)
+        if not self.state.methods:
             self.notify("Tick at least one method to analyze", "warning")
             return
+        if skipped:
+            note = " ".join(f"{reasons[method]}." for method in skipped)
+            if not methods:
+                self.notify(f"None of the ticked methods can run on this model. {note}",
+                            "warning")
+                return
+            labels = ", ".join(METHODS[method].label for method in methods)
+            self.notify(f"Analyze folder runs {labels} only. {note}", "info")
         try:
             options = self.method_options(methods)
         except ValueError as error:

@@ -3,14 +3,16 @@ LIME, the top-5 prediction and the overlap table of the image on screen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+from PySide6.QtGui import QAction
 
 from leakview.appstate import AppState
 from leakview.attribution import METHODS, Attribution, resolve_options
 from leakview.gui.actions import Handlers, layer_action, layer_numbers
+from leakview.gui.availability import mark_available, unavailable_methods
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
 from leakview.gui.layers import LayerPanel
@@ -18,6 +20,7 @@ from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify, StatusPanel
+from leakview.models import LoadedModel
 from leakview.scan import ScanRow
 
 
@@ -34,6 +37,8 @@ class LayerController:
     settings: AppSettings
     status: StatusPanel
     notify: Notify
+    actions: Mapping[str, QAction] = field(default_factory=dict)
+    """The window's actions (the layer toggles and Run LIME are greyed out with the model)."""
 
     @property
     def layers(self) -> LayerPanel:
@@ -53,12 +58,31 @@ class LayerController:
         self.layers.changed.connect(self._options_changed)
         for method in METHODS:
             self._style(method)
-        self.state.layer_methods = self._auto_methods()
+        self.state.events.model.connect(self._show_available)
+        self._show_available(self.state.model)
 
     def handlers(self) -> Handlers:
         toggles = {layer_action(number): _toggler(self.layers.toggle, number - 1)
                    for number in layer_numbers()}
         return {**toggles, "run_lime": self.run_lime}
+
+    # -- what can run on the model ------------------------------------------------------------
+    def _show_available(self, model: LoadedModel | None) -> None:
+        """Grey out the layers (rows, View menu toggles, Run LIME, badges) that cannot run on
+        ``model``; the automatic layers are the visible ones that can."""
+        reasons = unavailable_methods(model)
+        self.layers.set_unavailable(reasons)
+        self.image_list.set_unavailable(reasons)
+        methods = list(METHODS)
+        for number in layer_numbers():
+            action, method = self.actions.get(layer_action(number)), methods[number - 1]
+            if action is not None:
+                mark_available(action, reasons.get(method))
+        lime_reason = reasons.get("lime")
+        mark_available(self.results.lime_button, lime_reason)
+        if "run_lime" in self.actions:
+            mark_available(self.actions["run_lime"], lime_reason)
+        self.state.layer_methods = self._auto_methods()
 
     # -- options -------------------------------------------------------------------------
     def _auto_methods(self) -> tuple[str, ...]:
@@ -73,7 +97,8 @@ class LayerController:
         options = self.layers.options(method)
         self.settings.set_layer_options(method, options)
         self.state.layer_methods = self._auto_methods()
-        if options.visible and method != "lime" and self.session.image is not None:
+        if (options.visible and method != "lime" and not self.layers.unavailable(method)
+                and self.session.image is not None):
             self.session.compute(method)
 
     # -- the image's results ---------------------------------------------------------------
@@ -137,6 +162,10 @@ class LayerController:
         """L / Run LIME: LIME on the image on screen with the form's options."""
         if self.state.model is None or self.session.image is None:
             self.notify("Open an image and a model first", "warning")
+            return
+        reason = self.layers.unavailable("lime")
+        if reason:
+            self.status.set_extra(reason)
             return
         try:
             options = self.results.lime_form.values()

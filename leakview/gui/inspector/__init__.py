@@ -2,7 +2,12 @@
 is composed of, each self-contained."""
 
 from leakview.gui.inspector.lime_box import LimeBox
-from leakview.gui.inspector.model_picker import OPEN_MODEL, ModelPicker, demo_models
+from leakview.gui.inspector.model_picker import (
+    OPEN_MODEL,
+    OPEN_MODEL_FOLDER,
+    ModelPicker,
+    demo_models,
+)
 from leakview.gui.inspector.overlap_table import (
     IMAGE_RULE_TIP,
     OverlapTable,
@@ -16,6 +21,7 @@ __all__ = [
     "FOLDER_RULE_TIP",
     "IMAGE_RULE_TIP",
     "OPEN_MODEL",
+    "OPEN_MODEL_FOLDER",
     "LimeBox",
     "ModelPicker",
     "OverlapTable",

@@ -1,4 +1,5 @@
-"""The model picker: the bundled demos, the recent models and "Open model…"."""
+"""The model picker: the bundled demos, the recent models, "Open model…" and "Open model
+folder…" (a Hugging Face ``save_pretrained`` folder)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from leakview.resources import demo_model_path
 
 OPEN_MODEL = "__open__"
+OPEN_MODEL_FOLDER = "__open_folder__"
 
 
 def demo_models() -> list[tuple[str, str]]:
@@ -19,10 +21,12 @@ def demo_models() -> list[tuple[str, str]]:
 
 
 class ModelPicker(QComboBox):
-    """Bundled demos, recent models, Open model...; ``chosen(path)`` / ``openRequested``."""
+    """Bundled demos, recent models, Open model..., Open model folder...; ``chosen(path)`` /
+    ``openRequested`` / ``openFolderRequested``."""
 
     chosen = Signal(str)
     openRequested = Signal()
+    openFolderRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,20 +55,21 @@ class ModelPicker(QComboBox):
                 entries.append((Path(path).name, path))
                 known.add(path)
         for label, path in entries:
-            if not Path(path).is_file():
+            if not Path(path).exists():
                 label += " (missing)"
             self.addItem(label, path)
             self.setItemData(self.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         self.insertSeparator(self.count())
         self.addItem("Open model…", OPEN_MODEL)
+        self.addItem("Open model folder…", OPEN_MODEL_FOLDER)
         index = self.findData(self._current)
         self.setCurrentIndex(max(0, index))
         self.blockSignals(False)
 
     def _activated(self, index: int) -> None:
         data = self.itemData(index)
-        if data == OPEN_MODEL:
+        if data in (OPEN_MODEL, OPEN_MODEL_FOLDER):
             self.set_current(self._current)
-            self.openRequested.emit()
+            (self.openRequested if data == OPEN_MODEL else self.openFolderRequested).emit()
         elif data and data != self._current:
             self.chosen.emit(str(data))
