@@ -21,6 +21,7 @@ from leakview.models.bundle import (
 )
 from leakview.models.checkpoint import read_checkpoint
 from leakview.models.checks import ModelLoadError, ModelSpecNeeded
+from leakview.models.export_models import is_exported_program, load_exported
 from leakview.models.hf_models import load_hf_folder
 from leakview.models.loaded import (
     DEFAULT_BATCH_SIZE,
@@ -33,6 +34,7 @@ from leakview.models.loaded import (
     choose_device,
     resize_uint8,
 )
+from leakview.models.onnx_models import is_onnx, load_onnx
 from leakview.models.spec import ModelSpec, read_classes_file
 from leakview.models.timm_models import is_timm_arch, load_timm, names_timm_arch
 from leakview.models.torchscript import is_torchscript, load_torchscript, sidecar_path
@@ -64,6 +66,10 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
         raise ModelLoadError(path, str(error)) from None
     if path.is_dir():  # a Hugging Face save_pretrained folder, or "is a folder" refused
         return load_hf_folder(path, target_device, spec)
+    if is_onnx(path):
+        return load_onnx(path, target_device)
+    if is_exported_program(path):
+        return load_exported(path, target_device)
     if is_torchscript(path):
         return load_torchscript(path, target_device)
     if spec is not None and is_timm_arch(spec.arch):

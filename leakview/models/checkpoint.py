@@ -13,6 +13,11 @@ import torch
 
 from leakview.models.checks import ModelLoadError
 
+# Every model form load_model accepts, for messages about a file that is none of them.
+SUPPORTED_FORMATS = ("leakview reads a leakview bundle (.pt), a state_dict or training checkpoint "
+                     "(.pt/.pth), .safetensors, TorchScript (.pt + sidecar JSON), torch.export "
+                     "(.pt2), ONNX (.onnx) or a Hugging Face save_pretrained folder")
+
 
 def holds_pickle_data(path: Path) -> bool:
     """Whether the file starts like pickle data (protocol 2+) or is a zip (torch's format)."""
@@ -51,7 +56,8 @@ def read_checkpoint(path: Path) -> Any:
         if not refused:
             detail = lines[0] if lines and len(lines[0]) < 120 else ""
             raise ModelLoadError(path, f"not a PyTorch checkpoint (unreadable pickle data"
-                                       f"{': ' + detail if detail else ''})") from None
+                                       f"{': ' + detail if detail else ''}); "
+                                       f"{SUPPORTED_FORMATS}") from None
         # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
         raise ModelLoadError(
             path,
@@ -65,4 +71,5 @@ def read_checkpoint(path: Path) -> Any:
         raise ModelLoadError(path, "permission denied") from None
     except Exception as error:  # torch.load raises many types on arbitrary bytes
         detail = str(error).split("\n")[0] or type(error).__name__
-        raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail})") from None
+        raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail}); "
+                                   f"{SUPPORTED_FORMATS}") from None
