@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from leakview.cli import CommandError
-    from leakview.models import ModelLoadError, ModelSpec
+    from leakview.models import LoadedModel, ModelLoadError, ModelSpec
 
 
 def device(text: str) -> str:
@@ -234,3 +234,14 @@ def model_error(error: ModelLoadError) -> CommandError:
     if isinstance(error, ModelSpecNeeded):
         return CommandError(spec_needed_message(error), EXIT_USAGE)
     return CommandError(str(error))
+
+
+def load_described_model(args: argparse.Namespace, device: str | None) -> LoadedModel:
+    """The model ``args.model`` names, described by the :func:`add_model_spec_arguments`
+    flags; a model that cannot be loaded raises :func:`model_error`'s CommandError."""
+    from leakview.models import ModelLoadError, load_model
+
+    try:
+        return load_model(args.model, device=device, spec=model_spec(args))
+    except ModelLoadError as error:
+        raise model_error(error) from None

@@ -30,17 +30,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.models import ModelLoadError, load_model
+    from leakview.models import ModelLoadError
     from leakview.models.convert import to_bundle
 
     out = Path(args.out)
     if out.exists() and not args.force:
         raise CommandError(f"{out}: already exists (pass --force to replace it)")
-    try:
-        model = load_model(args.model, device=args.device or "cpu",
-                           spec=argtypes.model_spec(args))
-    except ModelLoadError as error:
-        raise argtypes.model_error(error) from None
+    model = argtypes.load_described_model(args, args.device or "cpu")
     try:
         written = to_bundle(model, out, overwrite=args.force)
     except ModelLoadError as error:

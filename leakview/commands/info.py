@@ -37,12 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.models import ModelLoadError, load_model
-
-    try:
-        model = load_model(args.model, device=args.device, spec=argtypes.model_spec(args))
-    except ModelLoadError as error:
-        raise argtypes.model_error(error) from None
+    model = argtypes.load_described_model(args, args.device)
     description = model_description(model)
     if args.json:
         print(json.dumps(description, indent=2, default=str))
