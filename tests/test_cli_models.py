@@ -102,9 +102,11 @@ def test_info_json_and_the_reason_a_method_is_unavailable(files, capsys) -> None
 
 def test_info_imports_neither_lime_nor_other_commands(files) -> None:
     """`leakview info` builds only its own parser and imports no LIME fitting, segmentation
-    or figure code (what made it slow to start)."""
-    heavy = ("lime", "sklearn", "skimage", "matplotlib", "scipy", "leakview.markers",
-             "leakview.pipeline", "leakview.commands.scan_cmd")
+    or figure code (what made it slow to start), nor the optional model sources' packages
+    for a bundle."""
+    heavy = ("lime", "sklearn", "skimage", "matplotlib", "scipy", "timm", "transformers",
+             "onnxruntime", "leakview.markers", "leakview.pipeline",
+             "leakview.commands.scan_cmd")
     code = (f"import sys; from leakview.cli import main; "
             f"status = main(['info', {str(files['bundle'])!r}, '--device', 'cpu']); "
             f"print(status, [m for m in {heavy!r} if m in sys.modules])")
