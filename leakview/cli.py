@@ -3,7 +3,8 @@
 Each subcommand lives in its own module under :mod:`leakview.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the parsed
 arguments and returning an exit status. Modules are imported only when argparse needs them, so
-``leakview --version`` stays fast.
+``leakview --version`` stays fast, and a command builds only its own parser (``leakview
+info`` does not import the attribution methods that ``scan``'s options list).
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ from collections.abc import Sequence
 
 from leakview import __version__
 
-# Order here is the order in `leakview --help`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "leakview.commands.gui",
-    "leakview.commands.info",
-    "leakview.commands.demo_data",
-    "leakview.commands.train_cmd",
-    "leakview.commands.scan_cmd",
-    "leakview.commands.masks_cmd",
-    "leakview.commands.canary_cmd",
-    "leakview.commands.atlas_cmd",
-)
+# Each command name and the module that registers it; the order here is the order in
+# `leakview --help`.
+COMMANDS: dict[str, str] = {
+    "gui": "leakview.commands.gui",
+    "info": "leakview.commands.info",
+    "convert": "leakview.commands.convert",
+    "demo-data": "leakview.commands.demo_data",
+    "train": "leakview.commands.train_cmd",
+    "scan": "leakview.commands.scan_cmd",
+    "merge": "leakview.commands.scan_cmd",
+    "masks": "leakview.commands.masks_cmd",
+    "canary": "leakview.commands.canary_cmd",
+    "atlas": "leakview.commands.atlas_cmd",
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -40,8 +45,9 @@ class CommandError(Exception):
         self.status = status
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand, or only ``command``'s (and
+    those its module registers with it) when that names one."""
     parser = argparse.ArgumentParser(
         prog="leakview",
         description=(
@@ -51,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"leakview {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    for module_name in modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
@@ -64,8 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # methods, and importing those imports torch (seconds).
         print(f"leakview {__version__}")
         return EXIT_OK
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # The first argument is the command (the top level has no other options than --help and
+    # --version); no argument opens the app.
+    parser = build_parser(arguments[0] if arguments else "gui")
+    args = parser.parse_args(arguments)
     if args.command is None:
         args = parser.parse_args(["gui"])
     try:

@@ -19,16 +19,19 @@ from leakview.atlas import Atlas, AtlasSet
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
-from leakview.models import LoadedModel, load_model
+from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
 from leakview.resources import demo_model_path
-from leakview.scan import ImageResult, ScanOptions, scan, select_images
+from leakview.scan import ImageResult, ScanOptions, check_runnable, scan, select_images
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
 from leakview.verdict import VerdictRule
 
-__all__ = ["SCAN_COLUMNS", "AtlasOutput", "ScanJob", "ScanOutcome", "resolve_model",
-           "run_scan_to_files"]
+__all__ = ["SCAN_COLUMNS", "UNAVAILABLE", "AtlasOutput", "ScanJob", "ScanOutcome",
+           "mark_unavailable", "resolve_model", "run_scan_to_files"]
+
+#: The verdict of a requested method that could not run on the model (it judged nothing).
+UNAVAILABLE = "unavailable"
 
 
 @dataclass
@@ -65,11 +68,13 @@ class AtlasOutput:
 
 @dataclass
 class ScanJob:
-    """Everything ``leakview scan`` was asked to do."""
+    """Everything ``leakview scan`` was asked to do. ``model_spec`` describes a model file
+    that does not describe itself (see :func:`leakview.models.load_model`)."""
 
     folder: Path
     csv: Path | None  #: None: no CSV (``leakview atlas`` writes only the atlas)
     model: str | os.PathLike[str] | LoadedModel | None = None
+    model_spec: ModelSpec | None = None
     methods: Sequence[str] = ("saliency",)
     masks: Path | None = None
     maps: Path | None = None
@@ -106,14 +111,29 @@ class ScanOutcome:
     verdict: dict[str, Any]
     summary: dict[str, Any] = field(default_factory=dict)
     atlases: dict[str, Atlas] = field(default_factory=dict)  #: per method, with ``job.atlas``
+    unavailable: dict[str, str] = field(default_factory=dict)  #: method -> why it did not run
 
 
 def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
-                  device: str | None = None) -> LoadedModel:
-    """A loaded model: the given one, a bundle path, or the bundled demo-clean model."""
+                  device: str | None = None, spec: ModelSpec | None = None) -> LoadedModel:
+    """A loaded model: the given one, a model file (described by ``spec`` where it does not
+    describe itself), or the bundled demo-clean model."""
     if isinstance(model, LoadedModel):
         return model
-    return load_model(model if model is not None else demo_model_path("clean"), device=device)
+    return load_model(model if model is not None else demo_model_path("clean"), device=device,
+                      spec=spec)
+
+
+def mark_unavailable(summary: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
+    """``summary`` (a folder verdict) with each method of ``unavailable`` given the verdict
+    :data:`UNAVAILABLE` and its ``reason``. Such a method judged no image (its rows carry the
+    reason as their error), so it never counts towards the folder verdict."""
+    for method, reason in unavailable.items():
+        stats = summary["methods"].setdefault(method, {
+            "images": 0, "flagged": 0, "undefined": 0, "errors": 0,
+            "mean_mass_in_mask": None, "flag_rate": None})
+        stats.update(verdict=UNAVAILABLE, reason=reason)
+    return summary
 
 
 def _resumable_rows(job: ScanJob) -> list[ScanRow]:
@@ -153,16 +173,24 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
 
     The CSV grows in ``CSV.partial`` (flushed every batch) and is renamed into place at the end,
     so an interrupted scan leaves the previous CSV untouched and ``resume=True`` continues it.
-    Raises ValueError for a job that contradicts itself or bad atlas parameters (before any
-    image is read).
+    A requested method that cannot run on the model is skipped (one line on ``stream``,
+    the reason in its rows' ``error`` cell, verdict :data:`UNAVAILABLE`). Raises ValueError for
+    a job that contradicts itself or bad atlas parameters, and
+    :class:`~leakview.scan.NoMethodCanRun` when no requested method can run (before any
+    image is read or file written).
     """
     _check(job)
     options = ScanOptions(methods=tuple(job.methods), method_options=job.method_options(),
                           masks_root=job.masks, batch_size=job.batch_size, rule=job.rule(),
                           maps_dir=job.maps)
-    model = resolve_model(job.model, job.device)
-    atlases = (AtlasSet(model, job.folder, options.methods, options.method_options,
+    model = resolve_model(job.model, job.device, job.model_spec)
+    unavailable = check_runnable(model, options.methods)
+    runnable = [method for method in options.methods if method not in unavailable]
+    atlases = (AtlasSet(model, job.folder, runnable, options.method_options,
                         **job.atlas.rule) if job.atlas is not None else None)
+    if stream is not None:
+        for method, reason in unavailable.items():
+            print(f"{method} skipped: {reason}", file=stream)
     problems: list[str] = []
     paths = select_images(job.folder, job.shard,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))
@@ -205,7 +233,7 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         writer.finish()
     if bar:
         bar.close()
-    summary = tally.result(options.rule)
+    summary = mark_unavailable(tally.result(options.rule), unavailable)
     if job.summary is not None:
         atomic_write_text(job.summary, summary_document(
             summary, str(model.source), str(job.folder), options.methods, job.shard))
@@ -215,7 +243,7 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         job.atlas.write(atlas, options.methods)
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary,
-                       atlases=finished)
+                       atlases=finished, unavailable=unavailable)
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:

@@ -2,8 +2,11 @@
 
 For each image: load it, predict (in batches), compute the requested attribution methods, look up
 its expected-region mask, compute the overlap metrics and the leak flag, and yield the result.
-Unreadable images become results whose rows carry the ``error`` column; the scan goes on.
-Cancellation (``should_stop``) is honoured between images and inside long methods.
+Unreadable images become results whose rows carry the ``error`` column; the scan goes on. A
+requested method that cannot run on the model (the registry says why before the run,
+:func:`unavailable_methods`) is not run: its rows carry the reason in ``error`` and the other
+methods run as usual. Cancellation (``should_stop``) is honoured between images and inside
+long methods.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from leakview.atomic import atomic_open
-from leakview.attribution import Attribution, Cancelled, explain_batch, method_names
+from leakview.attribution import (
+    Attribution,
+    Cancelled,
+    explain_batch,
+    method_names,
+    unavailable_reason,
+)
 from leakview.images import (
     DEFAULT_MAX_PIXELS,
     ImageLoadError,
@@ -34,8 +43,30 @@ from leakview.report import figure_title
 from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
 from leakview.verdict import VerdictRule, leak_flag
 
-__all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "ScanOptions", "ScanRow",
-           "save_map", "scan", "score_attribution", "select_images", "shard_of"]
+__all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "NoMethodCanRun",
+           "ScanOptions", "ScanRow", "check_runnable", "save_map", "scan", "score_attribution",
+           "select_images", "shard_of", "unavailable_methods"]
+
+
+class NoMethodCanRun(ValueError):
+    """None of the requested methods can run on the model; the message gives each reason."""
+
+
+def unavailable_methods(model: LoadedModel, methods: Sequence[str]) -> dict[str, str]:
+    """The methods of ``methods`` that cannot run on ``model``, each with the registry's
+    one-line reason (:func:`leakview.attribution.unavailable_reason`)."""
+    reasons = {method: unavailable_reason(model, method) for method in methods}
+    return {method: reason for method, reason in reasons.items() if reason}
+
+
+def check_runnable(model: LoadedModel, methods: Sequence[str]) -> dict[str, str]:
+    """:func:`unavailable_methods`, raising :class:`NoMethodCanRun` when that is all of
+    them."""
+    unavailable = unavailable_methods(model, methods)
+    if methods and len(unavailable) == len(methods):
+        raise NoMethodCanRun("no requested method can run on this model: "
+                             + "; ".join(unavailable.values()))
+    return unavailable
 
 
 @dataclass
@@ -126,11 +157,12 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
 
 
 def _result_row(result: ImageResult, method: str, classes: Sequence[str],
-                options: ScanOptions) -> ScanRow:
+                options: ScanOptions, unavailable: dict[str, str]) -> ScanRow:
     problem = f"mask: {result.mask_problem}" if result.mask_problem is not None else ""
+    error = result.error or unavailable.get(method) or problem
     return score_attribution(result.name, result.label, classes, result.probabilities, method,
                              result.attributions.get(method), result.mask,
-                             options.topk_fraction, options.rule, result.error or problem)
+                             options.topk_fraction, options.rule, error)
 
 
 def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
@@ -159,8 +191,10 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
     """Yield one :class:`ImageResult` per image of ``paths`` (default: every image of ``root``).
 
     Raises :class:`leakview.attribution.Cancelled` when ``should_stop()`` turns true; results
-    already yielded stay valid. ``keep_attributions`` keeps the image, its mask and its maps in
-    the results (the GUI and figures want them; a CSV-only scan does not: memory stays flat).
+    already yielded stay valid. A method that cannot run on ``model`` is skipped (its rows
+    carry the reason in ``error``); :class:`NoMethodCanRun` when none of them can.
+    ``keep_attributions`` keeps the image, its mask and its maps in the results (the GUI and
+    figures want them; a CSV-only scan does not: memory stays flat).
     """
     # Absolute, so image paths and the root agree however the caller spelled the folder.
     root = Path(root).absolute()
@@ -168,6 +202,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
     paths = ([Path(path).absolute() for path in paths] if paths is not None
              else select_images(root))
     stop = should_stop or (lambda: False)
+    unavailable = check_runnable(model, options.methods)
     total = len(paths)
     done = 0
     for start in range(0, total, options.batch_size):
@@ -185,10 +220,10 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
             except ImageLoadError as error:
                 result.error = error.reason
         if readable:
-            _analyse_batch(model, root, readable, images, options, stop)
+            _analyse_batch(model, root, readable, images, options, stop, unavailable)
         for result in batch:
             if result.error is not None:
-                result.rows = [_result_row(result, method, model.classes, options)
+                result.rows = [_result_row(result, method, model.classes, options, unavailable)
                                for method in options.methods]
             if not keep_attributions:
                 result.attributions = {}
@@ -207,7 +242,7 @@ def _start_result(root: Path, path: Path, classes: Sequence[str]) -> ImageResult
 
 def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
                    images: list[np.ndarray], options: ScanOptions,
-                   stop: Callable[[], bool]) -> None:
+                   stop: Callable[[], bool], unavailable: dict[str, str]) -> None:
     probabilities = model.predict(images, batch_size=len(images))
     for result, row in zip(results, probabilities):
         result.probabilities = row
@@ -218,6 +253,8 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
     targets = [options.target if options.target is not None else result.predicted
                for result in results]
     for method in options.methods:
+        if method in unavailable:
+            continue
         attributions = explain_batch(model, images, method, targets, should_stop=stop,
                                      **options.method_options.get(method, {}))
         for result, attribution in zip(results, attributions):
@@ -225,5 +262,5 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
             if options.maps_dir is not None:
                 save_map(options.maps_dir, result.name, method, attribution)
     for result in results:
-        result.rows = [_result_row(result, method, model.classes, options)
+        result.rows = [_result_row(result, method, model.classes, options, unavailable)
                        for method in options.methods]

@@ -28,6 +28,7 @@ from leakview.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     LoadedModel,
+    ModelSpec,
     build_architecture,
     choose_device,
     load_model,
@@ -179,9 +180,11 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
           init: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None,
           progress: Callable[[TrainProgress], None] | None = None,
           augmentation: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-          ) -> TrainResult:
+          init_spec: ModelSpec | None = None) -> TrainResult:
     """Train ``arch`` on ``data`` (already at ``input_size``); keep the best epoch by validation
     accuracy (the last when there is no validation set) and write it to ``out`` as a bundle.
+    ``init`` is a model to fine-tune, described by ``init_spec`` where its file does not
+    describe itself.
 
     Ctrl-C (KeyboardInterrupt) stops after the current batch; the best model so far is kept,
     written and returned with ``interrupted=True``. Deterministic for a seed on the CPU.
@@ -194,7 +197,7 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     if init is not None:
-        start = load_model(init, device=target_device)
+        start = load_model(init, device=target_device, spec=init_spec)
         if start.classes != data.classes:
             raise ValueError(f"{init}: its classes {start.classes} differ from the data's "
                              f"{data.classes}")

@@ -46,7 +46,7 @@ def test_unknown_command_is_a_usage_error(capsys) -> None:
 def test_info_describes_a_bundle(tmp_path: Path, capsys) -> None:
     module = build_architecture("mobilenet_v3_small", 2, (32, 32))
     path = save_bundle(tmp_path / "m.pt", module, "mobilenet_v3_small", ["a", "b"], (32, 32))
-    assert main(["info", str(path), "--device", "cpu"]) == 0
+    assert main(["info", str(path), "--device", "cpu", "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
     assert described["arch"] == "mobilenet_v3_small"
     assert described["classes"] == ["a", "b"]

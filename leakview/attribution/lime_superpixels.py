@@ -37,8 +37,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from lime.lime_base import LimeBase
-from skimage.segmentation import felzenszwalb, quickshift, slic
 from threadpoolctl import threadpool_limits
 
 from leakview.attribution.core import (
@@ -84,6 +82,10 @@ def segment(image01: np.ndarray, method: str = "slic", superpixels: int = 50,
     pixels so the count lands near ``superpixels``; ``grid``: a regular grid
     (:func:`grid_segments`).
     """
+    # scikit-image and lime (scikit-learn) are imported on first use: importing the method
+    # registry (``leakview info``, every command's options) stays seconds faster.
+    from skimage.segmentation import felzenszwalb, quickshift, slic
+
     if method == "slic":
         labels = slic(image01, n_segments=int(superpixels), compactness=float(compactness),
                       start_label=0, channel_axis=-1)
@@ -195,6 +197,8 @@ def fit_surrogate(rows: np.ndarray, labels: np.ndarray, target: int, kernel_widt
     selection = feature_selection
     if selection in ("auto", "highest_weights") and num_features >= count:
         selection = "none"
+    from lime.lime_base import LimeBase
+
     base = LimeBase(partial(lime_kernel, kernel_width=kernel_width), verbose=False,
                     random_state=seed)
     # A small problem: one BLAS thread is ~10x faster than several fighting over the cores

@@ -8,11 +8,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from leakview.markers import DEFAULT_MARKER, MARKERS, build_marker, get_marker
+
+if TYPE_CHECKING:
+    from leakview.models import ModelSpec
 
 #: The two models of a run, in training and evaluation order.
 MODELS: tuple[str, ...] = ("clean", "leaky")
@@ -69,7 +72,9 @@ class CanaryConfig:
     ``aspect``, ``margin``, ``jitter``, ``texts``); without ``class_colors`` the default
     colours are used (a generated palette beyond six classes), without ``texts`` a watermark
     writes the class name's initial and position (``C1``, ``E2``, ...). ``method_options``
-    maps a method to its options (e.g. ``{"lime": {"samples": 500}}``)."""
+    maps a method to its options (e.g. ``{"lime": {"samples": 500}}``). ``init_spec`` describes
+    an ``init`` file that does not describe itself (a bare state_dict: its architecture,
+    classes, ...; see :func:`leakview.models.load_model`)."""
 
     data: Path
     out: Path
@@ -92,6 +97,7 @@ class CanaryConfig:
     eval_batch_size: int = 16
     force: bool = False
     rule: CanaryRule = field(default_factory=CanaryRule)
+    init_spec: ModelSpec | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (for canary.json)."""
@@ -148,13 +154,19 @@ def check_config(config: CanaryConfig, *, data_ready: bool = True) -> None:
 
 def resolve_config(config: CanaryConfig) -> tuple[str, tuple[int, int]]:
     """:func:`check_config`, then the architecture and input size the run uses (from
-    ``init`` where they are not given: loading it raises ModelLoadError for a bad file)."""
+    ``init`` where they are not given: loading it raises ModelLoadError for a bad file, and
+    CanaryConfigError when a requested method cannot run on it)."""
+    from leakview.attribution import unavailable_reason
     from leakview.models import load_model
 
     check_config(config)
     arch, input_size = config.arch, config.input_size
     if config.init is not None:
-        start = load_model(config.init, device="cpu")
+        start = load_model(config.init, device="cpu", spec=config.init_spec)
+        for method in config.methods:
+            reason = unavailable_reason(start, method)
+            if reason:
+                raise CanaryConfigError(f"method {method}: {reason}")
         arch = start.arch
         if input_size is None:
             input_size = (int(start.input_size[0]), int(start.input_size[1]))

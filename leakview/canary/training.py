@@ -49,7 +49,7 @@ def train_model(which: str, data: CanaryData, train_idx: np.ndarray, config: Can
     return train(folder, arch, input_size, epochs=config.epochs, seed=config.seed,
                  device=config.device, val_split=config.select_fraction,
                  batch_size=config.batch_size, learning_rate=config.learning_rate,
-                 init=config.init, out=path, progress=on_step,
+                 init=config.init, init_spec=config.init_spec, out=path, progress=on_step,
                  augmentation={"flip": bool(config.flip)},
                  extra={"canary": {"role": which, "marker": marker_params,
                                    "held_out_images": int(len(data.labels) - len(train_idx))}})

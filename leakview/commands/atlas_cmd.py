@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from leakview.attribution import METHODS
     from leakview.models import ModelLoadError
     from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
+    from leakview.scan import NoMethodCanRun
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not any(spec.name == "seed"
                                          for spec in METHODS[args.method].options):
         raise CommandError(f"--seed: method {args.method} takes no seed", EXIT_USAGE)
-    job = ScanJob(folder=folder, csv=None, model=args.model, methods=[args.method],
+    job = ScanJob(folder=folder, csv=None, model=args.model,
+                  model_spec=argtypes.model_spec(args), methods=[args.method],
                   masks=Path(args.masks) if args.masks else None, device=args.device,
                   batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
                   atlas=AtlasOutput(figure=Path(args.out),
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = run_scan_to_files(job, stream=sys.stderr)
     except ModelLoadError as error:
+        raise argtypes.model_error(error) from None
+    except NoMethodCanRun as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), EXIT_USAGE) from None

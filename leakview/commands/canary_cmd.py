@@ -50,9 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "partial report (exit 130). Exit 3 with --fail-on-miss when the leak did not take "
             "or a method missed it."))
     parser.add_argument("data", metavar="DATA", help="ImageFolder tree: one sub-folder per class")
-    parser.add_argument("--arch", help="torchvision classification model name, e.g. "
-                                       "shufflenet_v2_x1_0 (required unless --init)")
-    parser.add_argument("--init", help="fine-tune this bundle (both models start from it)")
+    parser.add_argument("--init", help="fine-tune this model (both models start from it): a "
+                                       "bundle, or any accepted form described by the flags "
+                                       "under 'describing the model'")
     parser.add_argument("--marker", default=DEFAULT_MARKER, choices=MARKER_NAMES,
                         help="the planted leak (default: %(default)s)")
     parser.add_argument("--marker-corner", choices=CORNERS, metavar="CORNER",
@@ -68,8 +68,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="comma-separated attribution methods (default: %(default)s)")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (default: the registry's)")
     parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="model input size (default: --init's, else 128 128)")
     parser.add_argument("--out", help="output folder (default: ./canary-<DATA name>)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--device", type=argtypes.device,
@@ -96,6 +94,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="replace an earlier canary run in OUT")
     parser.add_argument("--fail-on-miss", action="store_true",
                         help="exit 3 when the leak did not take or a method missed it")
+    argtypes.add_model_spec_arguments(
+        parser, arch_help="architecture to train: a torchvision classification model name, "
+                          "e.g. shufflenet_v2_x1_0 (required unless --init; with --init, the "
+                          "architecture of a file that does not name it)",
+        input_size_help="model input size (default: --init's, else 128 128)")
     parser.set_defaults(func=run)
 
 
@@ -120,6 +123,14 @@ def run(args: argparse.Namespace) -> int:
         params["size"] = args.marker_size
     if args.marker_colors is not None:
         params["class_colors"] = args.marker_colors
+    described = [flag for flag, value in (("--classes", args.classes),
+                                          ("--classes-file", args.classes_file),
+                                          ("--mean", args.mean), ("--std", args.std))
+                 if value is not None]
+    if described and not args.init:
+        raise CommandError(f"{', '.join(described)} describe(s) the model of --init: give "
+                           f"--init (a model trained from --arch takes DATA's classes)",
+                           EXIT_USAGE)
     if args.lime_samples is not None and "lime" not in methods:
         raise CommandError("--lime-samples needs lime in --methods", EXIT_USAGE)
     method_options = sampling_options(methods, lime_samples=args.lime_samples)
@@ -132,13 +143,14 @@ def run(args: argparse.Namespace) -> int:
         input_size=tuple(args.input_size) if args.input_size else None, seed=args.seed,
         device=args.device, holdout=args.holdout, select_fraction=args.select_fraction,
         batch_size=args.batch_size, learning_rate=args.lr, flip=args.flip,
-        figures_per_class=args.images_per_class_for_figures, force=args.force)
+        figures_per_class=args.images_per_class_for_figures, force=args.force,
+        init_spec=argtypes.model_spec(args) if args.init else None)
     progress = _Progress()
     try:
         result = run_canary(config, progress=progress)
     except ModelLoadError as error:
         progress.close()
-        raise CommandError(str(error)) from None
+        raise argtypes.model_error(error) from None
     except CanaryConfigError as error:
         raise CommandError(str(error), EXIT_USAGE) from None
     except (ValueError, OSError) as error:

@@ -20,8 +20,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "scan", help="explain every image of a folder, measure overlap with masks, write a CSV",
         description=(
             "Scan DIR: predict, compute attribution maps, compare them with the expected-region "
-            "masks and write one CSV row per (image, method). Exit status 0 = done, 1 = failure, "
-            "2 = bad arguments, 3 = --fail-on-leak and the folder verdict is leak."))
+            "masks and write one CSV row per (image, method). A method that cannot run on the "
+            "model is skipped with its reason (one line, and the rows' error cell); the others "
+            "run. Exit status 0 = done, 1 = failure (or no method could run), 2 = bad "
+            "arguments, 3 = --fail-on-leak and the folder verdict is leak."))
     parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--methods", default="saliency",
                         help=f"comma-separated, from: {', '.join(method_names())} "
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     atlas = (AtlasOutput(figure=Path(args.atlas),
                          json=Path(args.atlas_json) if args.atlas_json else None)
              if args.atlas else None)
-    job = ScanJob(folder=folder, csv=Path(args.csv), model=args.model, methods=methods,
+    job = ScanJob(folder=folder, csv=Path(args.csv), model=args.model,
+                  model_spec=argtypes.model_spec(args), methods=methods,
                   masks=Path(args.masks) if args.masks else None,
                   maps=Path(args.maps) if args.maps else None,
                   figures=Path(args.figures) if args.figures else None,
@@ -92,10 +95,13 @@ def run(args: argparse.Namespace) -> int:
                   atlas=atlas)
     from leakview.csvio import CsvFormatError
     from leakview.models import ModelLoadError
+    from leakview.scan import NoMethodCanRun
 
     try:
         outcome = run_scan_to_files(job, stream=sys.stderr)
-    except (ModelLoadError, CsvFormatError, OSError) as error:
+    except ModelLoadError as error:
+        raise argtypes.model_error(error) from None
+    except (CsvFormatError, OSError, NoMethodCanRun) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), 2) from None
@@ -103,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
           f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
           f"verdict: {outcome.verdict['verdict']}")
     for method, stats in outcome.verdict["methods"].items():
+        if method in outcome.unavailable:
+            print(f"  {method}: not run (unavailable for this model) -> n/a")
+            continue
         rate = "n/a" if stats["flag_rate"] is None else f"{stats['flag_rate']:.0%}"
         print(f"  {method}: flagged {stats['flagged']} of "
               f"{stats['images'] - stats['errors'] - stats['undefined']} judged ({rate}), "
