@@ -433,11 +433,13 @@ def test_cli_gui_command_uses_run_app(monkeypatch):
 
     calls = []
     monkeypatch.setattr("leakview.gui.app.run_app",
-                        lambda folder=None, model=None, demo=False:
-                        calls.append((folder, model, demo)) or 0)
+                        lambda folder=None, model=None, demo=False, spec=None:
+                        calls.append((folder, model, demo, spec)) or 0)
     assert cli.main(["gui", "some/dir", "--model", "m.pt"]) == 0
     assert cli.main(["gui", "--demo"]) == 0
-    assert calls == [("some/dir", "m.pt", False), (None, None, True)]
+    assert cli.main(["gui", "--model", "w.pt", "--arch", "resnet18", "--classes", "a,b"]) == 0
+    assert calls[:2] == [("some/dir", "m.pt", False, None), (None, None, True, None)]
+    assert calls[2][3].arch == "resnet18" and calls[2][3].classes == ("a", "b")
 
 
 def test_first_launch_opens_the_demo_later_launches_the_last_session(

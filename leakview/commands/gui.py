@@ -1,8 +1,10 @@
-"""``leakview gui [DIR] [--model M]``: the desktop app (the default command)."""
+"""``leakview gui [DIR] [--model M [--arch ..] [--classes ..]]``: the desktop app (default)."""
 
 from __future__ import annotations
 
 import argparse
+
+from leakview.commands import argtypes
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,11 +21,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="model bundle to open (default: the last one, else demo-clean)")
     parser.add_argument("--demo", action="store_true",
                         help="open the bundled demo images and demo-clean")
+    argtypes.add_model_spec_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from leakview.gui.app import run_app
 
-    status: int = run_app(folder=args.folder, model=args.model, demo=args.demo)
+    status: int = run_app(folder=args.folder, model=args.model, demo=args.demo,
+                          spec=argtypes.model_spec(args))
     return status
