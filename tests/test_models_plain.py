@@ -31,6 +31,7 @@ from leakview.models.plain import GRAY_MEAN, GRAY_STD, choose_fit
 from leakview.models.state_dicts import (
     FAMILY_MARKERS,
     candidate_architectures,
+    clean_keys,
     fit_architecture,
     fitting_architectures,
     signature,
@@ -111,6 +112,23 @@ def test_each_form_loads_and_predicts_like_the_original(tmp_path: Path, resnet, 
     np.testing.assert_allclose(loaded.predict(images), _reference(resnet).predict(images),
                                atol=1e-6)
     assert unavailable_reason(loaded, "gradcam") is None
+
+
+def test_wrapper_prefixes_and_auxiliary_heads_are_removed() -> None:
+    weight = torch.zeros(2, 2)
+    lightning = {"model.module.conv1.weight": weight, "model.module.fc.weight": weight}
+    cleaned, notes = clean_keys(lightning)
+    assert list(cleaned) == ["conv1.weight", "fc.weight"]
+    assert notes == ["key prefix 'model.' stripped (every key had it)",
+                     "key prefix 'module.' stripped (a DataParallel/DistributedDataParallel "
+                     "state_dict)"]
+    googlenet = {"conv1.conv.weight": weight, "aux1.fc2.weight": weight, "fc.weight": weight}
+    cleaned, notes = clean_keys(googlenet)
+    assert list(cleaned) == ["conv1.conv.weight", "fc.weight"]
+    assert notes == ["auxiliary classifier weights (aux1) ignored: leakview uses the main "
+                     "output"]
+    plain = {"conv1.weight": weight, "fc.weight": weight}
+    assert clean_keys(plain) == (plain, [])
 
 
 def test_defaults_are_noted(tmp_path: Path, resnet) -> None:
@@ -231,6 +249,7 @@ def test_vit_input_size_comes_from_its_position_embedding(tmp_path: Path) -> Non
 def test_family_markers_cover_every_architecture() -> None:
     """Every torchvision classification model belongs to a family the recogniser builds, and
     each family's marker key is in a member's state_dict (one member per family: cheap)."""
+    initialiser = torch.nn.init.kaiming_normal_
     families = [family for _, family in FAMILY_MARKERS]
     for arch in classification_architectures():
         assert any(arch.startswith(family) for family in families), arch
@@ -239,6 +258,9 @@ def test_family_markers_cover_every_architecture() -> None:
                       if arch.startswith(family))
         assert marker in signature(member).shapes, (marker, member)
         assert member in candidate_architectures(signature(member).shapes)
+    # signatures are built on the meta device with the initialisers skipped, then restored
+    assert torch.nn.init.kaiming_normal_ is initialiser
+    assert not torch.nn.Linear(4, 4).weight.is_meta
 
 
 def test_safetensors_metadata_classes(tmp_path: Path, resnet) -> None:

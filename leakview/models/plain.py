@@ -30,6 +30,7 @@ from leakview.models.checks import (
 from leakview.models.loaded import IMAGENET_MEAN, IMAGENET_STD, LoadedModel
 from leakview.models.spec import ModelSpec
 from leakview.models.state_dicts import (
+    DESCRIBING_ENTRIES,
     Fit,
     Weights,
     clean_keys,
@@ -208,7 +209,7 @@ def _classes(path: Path, weights: Weights, spec: ModelSpec, fit: Fit | None, arc
     given: Any = list(spec.classes) if spec.classes is not None else None
     named_by = "--classes"
     if given is None:
-        for key in ("classes", "class_names", "class_to_idx"):
+        for key in DESCRIBING_ENTRIES[1:]:
             if key in entries:
                 given = _entry_classes(entries[key])
                 named_by = f"{weights.entries_from} {key!r} entry"

@@ -33,6 +33,8 @@ from leakview.models.torchvision_models import build_architecture, classificatio
 # copies come last (used only when the checkpoint has no plain weights).
 CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model", "net", "network", "module",
                    "weights", "params", "model_ema", "state_dict_ema", "ema_state_dict", "ema")
+# A checkpoint's entries that describe the model (read by leakview.models.plain).
+DESCRIBING_ENTRIES = ("arch", "classes", "class_names", "class_to_idx")
 # Key prefixes a wrapper adds, and what adds them.
 WRAPPER_PREFIXES = {"module.": "DataParallel/DistributedDataParallel",
                     "_orig_mod.": "torch.compile"}
@@ -97,7 +99,7 @@ def find_state_dict(content: Any) -> Weights | str:
                 f"under one of {', '.join(CHECKPOINT_KEYS[:5])}, ...; this one has {shown}")
     key = found[0]
     state_dict, notes = clean_keys(content[key])
-    others = [other for other in content if other != key]
+    others = [other for other in content if other != key and other not in DESCRIBING_ENTRIES]
     note = f"weights read from the checkpoint's {key!r} entry"
     if others:
         note += f" (ignored: {', '.join(repr(other) for other in others[:6])}"
@@ -153,11 +155,29 @@ class Fit:
     first_conv: str | None
 
 
+# torch.nn.init's in-place initialisers: on a meta tensor they do nothing but cost most of a
+# build (their meta kernels run in Python), so they are skipped there, as transformers'
+# ``no_init_weights`` does.
+_INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+                 "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+                 "kaiming_normal_", "orthogonal_", "sparse_")
+_META_BUILD = threading.Lock()
+
+
+def _skipping_on_meta(initialiser: Any) -> Any:
+    def initialise(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+            return tensor
+        return initialiser(tensor, *args, **kwargs)
+    return initialise
+
+
 @contextmanager
 def _parameters_on_meta() -> Iterator[None]:
     """Modules built in this thread inside the block get ``meta`` parameters and buffers (no
-    memory, initialisers do nothing). A registration hook, not ``torch.device("meta")``: some
-    builders (regnet) compute their widths with real tensors."""
+    memory) and skip their initialisation. Registration hooks, not ``torch.device("meta")``:
+    some builders (regnet) compute their widths with real tensors. Other threads are
+    unaffected: the hooks check the thread, the initialisers still run on real tensors."""
     thread = threading.get_ident()
 
     def parameter(_module: torch.nn.Module, _name: str, value: Any) -> Any:
@@ -170,13 +190,20 @@ def _parameters_on_meta() -> Iterator[None]:
             return value.to("meta")
         return None
 
-    handles = [register_module_parameter_registration_hook(parameter),
-               register_module_buffer_registration_hook(buffer)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    with _META_BUILD:
+        saved = {name: getattr(torch.nn.init, name) for name in _INITIALISERS
+                 if hasattr(torch.nn.init, name)}
+        handles = [register_module_parameter_registration_hook(parameter),
+                   register_module_buffer_registration_hook(buffer)]
+        try:
+            for name, initialiser in saved.items():
+                setattr(torch.nn.init, name, _skipping_on_meta(initialiser))
+            yield
+        finally:
+            for name, initialiser in saved.items():
+                setattr(torch.nn.init, name, initialiser)
+            for handle in handles:
+                handle.remove()
 
 
 @functools.cache
