@@ -140,11 +140,11 @@ def model_from_weights(path: Path, weights: Weights, device: torch.device,
     spec = spec or ModelSpec()
     notes = list(weights.notes)
     arch, fit = _architecture(path, weights, spec, notes)
-    classes = _classes(path, weights, spec, fit, arch, notes)
     channels = fit.channels if fit else 3
-    if channels not in (1, 3):
+    if channels not in (1, 3):  # refused before asking for anything else
         raise ModelLoadError(path, f"the first convolution ({fit.first_conv if fit else '?'}) "
                                    f"{channels_refusal(channels)}")
+    classes = _classes(path, weights, spec, fit, arch, notes)
     input_size = _input_size(path, spec, fit, notes)
     mean, std = _normalisation(path, spec, channels, notes)
     try:
