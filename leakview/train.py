@@ -155,12 +155,6 @@ class TrainResult:
     out: Path | None
 
 
-def _normalise(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    mean_t = torch.tensor(mean, device=batch.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=batch.device).view(1, 3, 1, 1)
-    return (batch - mean_t) / std_t
-
-
 def _as_float(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float() / 255.0
 
@@ -196,12 +190,14 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
         raise ValueError(f"images are {data.images.shape[1:3]} but input size is {input_size}")
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    channels = 3
     if init is not None:
         start = load_model(init, device=target_device, spec=init_spec)
         if start.classes != data.classes:
             raise ValueError(f"{init}: its classes {start.classes} differ from the data's "
                              f"{data.classes}")
         module, arch, mean, std = start.module, start.arch, start.mean, start.std
+        channels = start.channels  # a gray model trains on gray images (LoadedModel.normalise)
     else:
         module = build_architecture(arch, len(data.classes), input_size)
     module.to(target_device)
@@ -214,7 +210,8 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=learning_rate, total_steps=epochs * batches, pct_start=0.2)
     evaluator = LoadedModel(module=module, classes=data.classes, input_size=input_size,
-                            mean=mean, std=std, arch=arch, device=target_device)
+                            mean=mean, std=std, arch=arch, device=target_device,
+                            channels=channels)
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_val = None, 0, None
     interrupted = False
@@ -232,7 +229,7 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
                 inputs = augment(_as_float(data.images[chosen], target_device),
                                  generator, **(augmentation or {}))
                 targets = torch.from_numpy(data.labels[chosen]).to(target_device)
-                logits = module(_normalise(inputs, mean, std))
+                logits = module(evaluator.normalise(inputs))
                 loss = F.cross_entropy(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

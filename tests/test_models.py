@@ -16,6 +16,7 @@ from leakview.models import (
     BUNDLE_FORMAT,
     LoadedModel,
     ModelLoadError,
+    ModelSpecNeeded,
     build_architecture,
     choose_device,
     load_model,
@@ -134,11 +135,15 @@ def test_broken_bundles_name_the_problem(tmp_path: Path, change, message: str) -
     assert str(path) in str(info.value)
 
 
-def test_bare_state_dict_gets_a_hint(tmp_path: Path) -> None:
+def test_bare_state_dict_without_classes_does_not_load(tmp_path: Path) -> None:
+    """A bare state_dict names no classes: it never loads silently, the error says which
+    flags to give (the architecture it guessed from the weights is passed on)."""
     path = tmp_path / "weights.pth"
     torch.save(build_architecture("mobilenet_v3_small", 3).state_dict(), path)
-    with pytest.raises(ModelLoadError, match="bare state_dict"):
+    with pytest.raises(ModelSpecNeeded, match="names no classes.*--classes") as caught:
         load_model(path)
+    assert caught.value.missing == ("classes",)
+    assert caught.value.guessed_arch == "mobilenet_v3_small"
 
 
 @pytest.mark.parametrize("content,message", [

@@ -126,7 +126,7 @@ def segment_with_fallback(image01: np.ndarray, method: str, superpixels: int,
 
 
 def superpixel_means(image: torch.Tensor, segments: torch.Tensor, count: int) -> torch.Tensor:
-    """``3 x h x w`` image where each superpixel holds its own mean colour."""
+    """``C x h x w`` image where each superpixel holds its own mean colour."""
     flat = segments.reshape(-1)
     sums = torch.zeros((image.shape[0], count), dtype=torch.float64, device=image.device)
     sums.index_add_(1, flat, image.reshape(image.shape[0], -1).to(torch.float64))
@@ -137,13 +137,14 @@ def superpixel_means(image: torch.Tensor, segments: torch.Tensor, count: int) ->
 
 def build_perturbations(image: torch.Tensor, fill: torch.Tensor, segments: torch.Tensor,
                         rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """The perturbed batch ``B x 3 x h x w``: pixel ``p`` of sample ``b`` is
+    """The perturbed batch ``B x C x h x w``: pixel ``p`` of sample ``b`` is
     ``image[:, p]`` when ``rows[b, segments[p]]`` is 1 and ``fill[:, p]`` otherwise.
 
-    ``image``/``fill``: ``3 x h x w`` (normalised); ``segments``: ``h x w`` integer labels;
+    ``image``/``fill``: ``C x h x w`` (normalised, C the model's input channels);
+    ``segments``: ``h x w`` integer labels;
     ``rows``: ``B x n`` of 0/1. One gather ``rows[:, segments]`` (``torch.gather`` along the
     superpixel axis, the fastest form on CPU) builds all masks. ``out``
-    (``B x 3 x h x w``, the dtype of ``image``) is written in place when given: reusing one
+    (``B x C x h x w``, the dtype of ``image``) is written in place when given: reusing one
     buffer across batches saves a fresh large allocation (and its page faults) per batch.
     """
     flat = segments.to(torch.long).reshape(1, -1)
@@ -171,7 +172,7 @@ def parse_colour(text: str) -> tuple[float, float, float]:
 
 def make_fill(model: LoadedModel, image: torch.Tensor, segments: torch.Tensor, count: int,
               fill: str, fill_value: str, blur_sigma: float) -> torch.Tensor:
-    """The ``3 x h x w`` normalised replacement image for hidden superpixels."""
+    """The ``C x h x w`` normalised replacement image for hidden superpixels."""
     if fill == "mean":
         return superpixel_means(image, segments, count)
     if fill == "blur":
@@ -249,8 +250,9 @@ def lime(model: LoadedModel, image: np.ndarray, target: int | None, reporter: Re
     if fill == "constant":
         parse_colour(fill_value)
     image_size = (int(image.shape[0]), int(image.shape[1]))
-    normalised = prepare_input(model, image)[0]                      # 3 x h x w, device
-    pixels = denormalise(model, normalised[None])[0].clamp(0.0, 1.0)
+    normalised = prepare_input(model, image)[0]               # channels x h x w, device
+    # What the model sees, segmented as RGB (a gray model's one channel repeated).
+    pixels = denormalise(model, normalised[None])[0].clamp(0.0, 1.0).expand(3, -1, -1)
     segments_np, segmentation_used = segment_with_fallback(
         pixels.permute(1, 2, 0).to(torch.float64).cpu().numpy(), segmentation, superpixels,
         compactness, seed)

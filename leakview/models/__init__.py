@@ -15,11 +15,10 @@ import torch
 from leakview.models.bundle import (
     BUNDLE_FORMAT,
     REQUIRED_KEYS,
-    is_bundle,
     model_from_bundle,
     save_bundle,
 )
-from leakview.models.checkpoint import read_checkpoint
+from leakview.models.checkpoint import is_safetensors, read_checkpoint
 from leakview.models.checks import ModelLoadError, ModelSpecNeeded
 from leakview.models.export_models import is_exported_program, load_exported
 from leakview.models.hf_models import load_hf_folder
@@ -35,7 +34,14 @@ from leakview.models.loaded import (
     resize_uint8,
 )
 from leakview.models.onnx_models import is_onnx, load_onnx
+from leakview.models.plain import (
+    SAFETENSORS_SUFFIX,
+    load_plain,
+    load_safetensors,
+    refuse_fake_safetensors,
+)
 from leakview.models.spec import ModelSpec, read_classes_file
+from leakview.models.state_dicts import recognise_torchvision
 from leakview.models.timm_models import is_timm_arch, load_timm, names_timm_arch
 from leakview.models.torchscript import is_torchscript, load_torchscript, sidecar_path
 from leakview.models.torchvision_models import build_architecture, classification_architectures
@@ -45,7 +51,8 @@ __all__ = [
     "IMAGENET_STD", "REQUIRED_KEYS", "LoadedModel", "ModelLoadError", "ModelSpec",
     "ModelSpecNeeded",
     "build_architecture", "choose_device", "classification_architectures", "describe",
-    "load_model", "read_classes_file", "resize_uint8", "save_bundle", "sidecar_path",
+    "load_model", "read_classes_file", "recognise_torchvision", "resize_uint8", "save_bundle",
+    "sidecar_path",
 ]
 
 
@@ -70,19 +77,20 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
         return load_onnx(path, target_device)
     if is_exported_program(path):
         return load_exported(path, target_device)
-    if is_torchscript(path):
-        return load_torchscript(path, target_device)
+    if path.suffix.lower() == SAFETENSORS_SUFFIX and not is_safetensors(path):
+        refuse_fake_safetensors(path)
     if spec is not None and is_timm_arch(spec.arch):
         return load_timm(path, target_device, spec)
+    if is_safetensors(path):
+        return load_safetensors(path, target_device, spec)
+    if is_torchscript(path):
+        return load_torchscript(path, target_device)
     content = read_checkpoint(path)
     if names_timm_arch(path, content):
         return load_timm(path, target_device, spec, content)
-    if not is_bundle(content) and isinstance(content, dict) and content and all(
-            isinstance(value, torch.Tensor) for value in content.values()):
-        raise ModelLoadError(path, "not a leakview model bundle (it looks like a bare "
-                                   "state_dict: wrap it with leakview.models.save_bundle, "
-                                   "naming its arch, classes and input size)")
-    return model_from_bundle(path, content, target_device)
+    if isinstance(content, dict) and "format" in content:
+        return model_from_bundle(path, content, target_device)
+    return load_plain(path, content, target_device, spec)
 
 
 def describe(model: LoadedModel) -> dict[str, Any]:

@@ -4,6 +4,7 @@ message that says why a file was refused."""
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import warnings
 from pathlib import Path
@@ -73,3 +74,32 @@ def read_checkpoint(path: Path) -> Any:
         detail = str(error).split("\n")[0] or type(error).__name__
         raise ModelLoadError(path, f"not a PyTorch checkpoint ({detail}); "
                                    f"{SUPPORTED_FORMATS}") from None
+
+
+_MAX_HEADER = 100_000_000  # bytes; safetensors itself refuses larger headers
+
+
+def safetensors_header(path: Path) -> dict[str, Any] | None:
+    """The JSON header of a safetensors file (8-byte little-endian length, then that many
+    bytes of JSON), or None when the file does not start like one."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            length = int.from_bytes(stream.read(8), "little")
+            if not 2 <= length <= min(size - 8, _MAX_HEADER):
+                return None
+            text = stream.read(length)
+    except OSError:
+        return None
+    if not text.lstrip().startswith(b"{"):
+        return None
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def is_safetensors(path: Path) -> bool:
+    """Whether the file's content is safetensors (whatever its name)."""
+    return safetensors_header(path) is not None

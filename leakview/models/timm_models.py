@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from leakview.models.checkpoint import read_checkpoint
+from leakview.models.checkpoint import is_safetensors, read_checkpoint
 from leakview.models.checks import (
     ModelLoadError,
     ModelSpecNeeded,
@@ -119,18 +119,6 @@ def read_weights(path: Path) -> Any:
     except Exception as error:  # SafetensorError, OSError, ... on a file that is not one
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelLoadError(path, f"not a safetensors file ({detail})") from None
-
-
-def is_safetensors(path: Path) -> bool:
-    """Named ``.safetensors``, or starting like one (an 8-byte header length, then ``{``)."""
-    if path.suffix.lower() == ".safetensors":
-        return True
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(9)
-    except OSError:
-        return False
-    return len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < 1e8
 
 
 def _is_tensor_dict(value: Any) -> bool:

@@ -43,7 +43,7 @@ def build_architecture(arch: str, num_classes: int, input_size: Sequence[int] = 
 
 
 def load_state_dict_checked(path: Path, module: torch.nn.Module, state_dict: dict[str, Any],
-                            arch: str) -> None:
+                            arch: str, classes_from: str = "the bundle's classes") -> None:
     """``module.load_state_dict(state_dict, strict=True)``, or a ModelLoadError that counts
     the missing, unexpected and wrongly shaped parameters with examples."""
     expected = module.state_dict()
@@ -63,6 +63,6 @@ def load_state_dict_checked(path: Path, module: torch.nn.Module, state_dict: dic
         problems.append(f"{len(wrong_shape)} of the wrong shape (e.g. {examples})")
     if problems:
         raise ModelLoadError(path, f"state_dict does not fit architecture {arch!r} with "
-                                   f"the bundle's classes: "
+                                   f"{classes_from}: "
                                    f"{'; '.join(problems)} parameters")
     module.load_state_dict(state_dict, strict=True)
