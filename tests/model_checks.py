@@ -77,3 +77,13 @@ def load_errors_without(package: str, path: Path, specs: tuple[str, ...] = ("Non
                                  "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()
+
+
+def opaque_cnn(num_classes: int, seed: int = 0) -> torch.nn.Module:
+    """A tiny CNN that is no torchvision architecture, so a TorchScript trace of it has no
+    eager twin and Grad-CAM stays unavailable on it."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3),
+        torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(8, num_classes)).eval()

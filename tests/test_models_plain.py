@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from leakview.attribution import explain, unavailable_reason
+from leakview.commands.argtypes import spec_needed_message
 from leakview.models import (
     HOOKS,
     LoadedModel,
@@ -164,7 +165,8 @@ def test_without_classes_the_spec_is_needed(tmp_path: Path, resnet) -> None:
         load_model(path, device="cpu")
     error = caught.value
     assert error.missing == ("classes",) and error.guessed_arch == "resnet18"
-    assert "--classes" in error.reason and "--classes-file" in error.reason
+    line = spec_needed_message(error)
+    assert "--classes" in line and "--classes-file" in line and "--" not in error.reason
     assert "3 outputs" in error.reason
     again = pickle.loads(pickle.dumps(error))  # crosses process boundaries (the GUI worker)
     assert (again.missing, again.guessed_arch) == (error.missing, error.guessed_arch)
@@ -194,7 +196,9 @@ def test_weights_that_fit_no_architecture(tmp_path: Path, resnet) -> None:
                                               "architecture") as caught:
         load_model(path, device="cpu")
     assert caught.value.missing == ("arch", "classes") and caught.value.guessed_arch is None
-    assert "--arch" in caught.value.reason and "--classes" in caught.value.reason
+    assert "--" not in caught.value.reason      # the window asks in a dialog: no flags here
+    line = spec_needed_message(caught.value)     # the command line names its flags
+    assert "--arch" in line and "--classes" in line
     # a resnet missing a layer: says which it compared
     state = dict(resnet.state_dict())
     del state["layer4.1.conv2.weight"]
@@ -207,14 +211,14 @@ def test_weights_that_fit_no_architecture(tmp_path: Path, resnet) -> None:
 
 def test_several_fitting_architectures_ask_for_arch(tmp_path: Path, resnet) -> None:
     """No two torchvision classification models share names and shapes, so a real file never
-    fits two; the refusal for that case names both and asks for --arch."""
+    fits two; the refusal for that case names both and asks for the architecture."""
     mobilenet = build_architecture("mobilenet_v3_small", 3).state_dict()
     fits = [fit_architecture(resnet.state_dict(), "resnet18"),
             fit_architecture(mobilenet, "mobilenet_v3_small")]
     assert all(fits)
     with pytest.raises(ModelSpecNeeded, match=r"fit several torchvision classification "
                                               r"architectures \(resnet18, mobilenet_v3_small\)"
-                                              r": name one with --arch") as caught:
+                                              r"; name the architecture") as caught:
         choose_fit(tmp_path / "w.pth", fits, "", classes_given=False)  # type: ignore[arg-type]
     assert caught.value.missing == ("arch", "classes")
 

@@ -169,7 +169,7 @@ def test_bad_timm_inputs_are_refused_with_the_reason(tmp_path: Path, originals) 
     disguised = tmp_path / "pickled.safetensors"  # a pickle payload behind the safe name
     torch.save({"state_dict": originals["resnet10t"].state_dict(), "arch": "resnet10t"},
                disguised)
-    with pytest.raises(ModelLoadError, match="not a safetensors file"):
+    with pytest.raises(ModelLoadError, match="named .safetensors but it holds pickle"):
         load_model(disguised, device="cpu", spec=ModelSpec(arch="timm/resnet10t",
                                                            classes=CLASSES))
 

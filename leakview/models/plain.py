@@ -47,7 +47,6 @@ DEFAULT_INPUT_SIZE = (224, 224)
 # ImageNet's normalisation for one gray channel: the mean of its three channel means and stds.
 GRAY_MEAN = (0.449,)
 GRAY_STD = (0.226,)
-CLASSES_FLAGS = "--classes a,b,c or --classes-file FILE (one name a line, or an ImageFolder root)"
 def refuse_fake_safetensors(path: Path) -> None:
     """A file named ``.safetensors`` whose content is not: refused before anything reads it."""
     if holds_pickle_data(path):
@@ -159,18 +158,19 @@ def _architecture(path: Path, weights: Weights, spec: ModelSpec, notes: list[str
 
 
 def choose_fit(path: Path, fits: list[Fit], tried: str, classes_given: bool) -> Fit:
-    """The one architecture the weights fit, or :class:`ModelSpecNeeded` asking for
-    ``--arch`` (and ``--classes`` unless ``classes_given``) when they fit none or several."""
+    """The one architecture the weights fit, or :class:`ModelSpecNeeded` asking for the
+    architecture (and the classes unless ``classes_given``) when they fit none or several.
+    Its reason names no flag: the command line adds its flags, the window asks in a dialog."""
     if len(fits) == 1:
         return fits[0]
     missing = ("arch",) if classes_given else ("arch", "classes")
-    classes_hint = "" if classes_given else f", and its classes with {CLASSES_FLAGS}"
     if fits:
         raise ModelSpecNeeded(path, f"its weights fit several torchvision classification "
-                                    f"architectures ({', '.join(fit.arch for fit in fits)}): "
-                                    f"name one with --arch NAME{classes_hint}", missing)
+                                    f"architectures ({', '.join(fit.arch for fit in fits)}); "
+                                    f"name the architecture", missing)
     raise ModelSpecNeeded(path, f"its weights fit no torchvision classification architecture "
-                                f"({tried}); name one with --arch NAME{classes_hint}", missing)
+                                f"({tried}); name the architecture (a torchvision name or "
+                                f"timm/NAME)", missing)
 
 
 def _classes(path: Path, weights: Weights, spec: ModelSpec, fit: Fit | None, arch: str,
@@ -188,8 +188,7 @@ def _classes(path: Path, weights: Weights, spec: ModelSpec, fit: Fit | None, arc
                 break
     if given is None:
         outputs = f" (its classifier has {fit.num_classes} outputs)" if fit else ""
-        raise ModelSpecNeeded(path, f"the file names no classes{outputs}: give them with "
-                                    f"{CLASSES_FLAGS}", ("classes",),
+        raise ModelSpecNeeded(path, f"the file names no classes{outputs}", ("classes",),
                               guessed_arch=arch if spec.arch is None else None)
     classes = check_classes(path, given, named_by)
     if fit is not None and len(classes) != fit.num_classes:
