@@ -34,8 +34,20 @@ class _Touch:
         return open, (self.marker, "w")
 
 
-@pytest.fixture(scope="module")
-def resnet() -> torch.nn.Module:
+class _HalvedLogits(torch.nn.Module):
+    """A resnet18 whose logits are halved: its weights are resnet18's but its outputs are not,
+    so leakview's eager-twin check fails and the exported graph itself runs."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.net(batch) * 0.5
+        return logits
+
+
+def _resnet18() -> torch.nn.Module:
     torch.manual_seed(0)
     module = torchvision.models.resnet18(num_classes=len(CLASSES))
     for layer in module.modules():
@@ -46,21 +58,33 @@ def resnet() -> torch.nn.Module:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory, resnet: torch.nn.Module
-             ) -> dict[str, Path]:
-    """A dynamic-batch and a batch-of-1 archive, each with its sidecar."""
+def resnet() -> torch.nn.Module:
+    return _resnet18()
+
+
+@pytest.fixture(scope="module")
+def halved(resnet: torch.nn.Module) -> torch.nn.Module:
+    return _HalvedLogits(resnet).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, resnet: torch.nn.Module,
+             halved: torch.nn.Module) -> dict[str, Path]:
+    """A dynamic-batch and a batch-of-1 archive of resnet18 and of the halved-logits model
+    (whose graph runs as saved), each with its sidecar."""
     folder = tmp_path_factory.mktemp("export")
     batch = torch.export.Dim("batch", min=1, max=256)
-    programs = {
-        "dynamic": torch.export.export(resnet, (torch.zeros(2, 3, *SIZE),),
-                                       dynamic_shapes=({0: batch},)),
-        "single": torch.export.export(resnet, (torch.zeros(1, 3, *SIZE),)),
-    }
     paths = {}
-    for name, program in programs.items():
-        paths[name] = folder / f"{name}.pt2"
-        torch.export.save(program, paths[name])
-        _sidecar(paths[name])
+    for prefix, module in (("", resnet), ("opaque_", halved)):
+        programs = {
+            "dynamic": torch.export.export(module, (torch.zeros(2, 3, *SIZE),),
+                                           dynamic_shapes=({0: batch},)),
+            "single": torch.export.export(module, (torch.zeros(1, 3, *SIZE),)),
+        }
+        for name, program in programs.items():
+            paths[prefix + name] = folder / f"{prefix}{name}.pt2"
+            torch.export.save(program, paths[prefix + name])
+            _sidecar(paths[prefix + name])
     return paths
 
 
@@ -98,8 +122,9 @@ def _edit_program(entries: dict[str, bytes], edit: Any) -> None:
 
 
 def test_exported_program_predicts_and_explains_like_the_module(
-        exported: dict[str, Path], resnet: torch.nn.Module) -> None:
-    model = load_model(exported["dynamic"], device="cpu")
+        exported: dict[str, Path], halved: torch.nn.Module) -> None:
+    resnet = halved  # the graph itself runs (no eager twin)
+    model = load_model(exported["opaque_dynamic"], device="cpu")
     assert (model.kind, model.arch, model.input_size, model.channels) == \
         ("torch.export", "torch.export", SIZE, 3)
     assert describe(model)["parameters"] == sum(p.numel() for p in resnet.parameters())
@@ -150,8 +175,9 @@ def test_moving_the_model_moves_its_constants(tmp_path: Path) -> None:
 
 
 def test_grad_cam_is_refused_with_the_reason(exported: dict[str, Path]) -> None:
-    model = load_model(exported["dynamic"], device="cpu")
+    model = load_model(exported["opaque_dynamic"], device="cpu")
     assert set(model.unavailable) == {HOOKS}
+    assert any("outputs differ from resnet18's" in note for note in model.notes)
     reason = unavailable_reason(model, "gradcam")
     assert reason and "forward hooks on its layers never fire" in reason
     with pytest.raises(ValueError, match="forward hooks on its layers never fire"):
@@ -159,9 +185,27 @@ def test_grad_cam_is_refused_with_the_reason(exported: dict[str, Path]) -> None:
     assert unavailable_reason(model, "integrated_gradients") is None
 
 
+def test_a_torchvision_archive_runs_grad_cam_on_its_eager_twin(
+        exported: dict[str, Path], resnet: torch.nn.Module) -> None:
+    """The weights of a plain torchvision model are recognised, the eager module gives the
+    archive's logits, so Grad-CAM's hooks have layers to fire on; the maps equal Grad-CAM on
+    the original module."""
+    original = resnet
+    model = load_model(exported["dynamic"], device="cpu")
+    assert model.kind == "torch.export" and not model.unavailable
+    assert model.extra["torchvision_arch"] == "resnet18"
+    assert any("Grad-CAM uses the equivalent eager module" in note for note in model.notes)
+    image = _images(1)[0]
+    ours = explain(model, image, "gradcam", target=2)
+    theirs = explain(_torch_model(original), image, "gradcam", target=2)
+    assert ours.extras["layer"] == "layer4"
+    np.testing.assert_allclose(ours.map_model, theirs.map_model, rtol=1e-4, atol=1e-6)
+
+
 def test_batch_of_one_archive_runs_batches(exported: dict[str, Path],
-                                           resnet: torch.nn.Module) -> None:
-    model = load_model(exported["single"], device="cpu")
+                                           halved: torch.nn.Module) -> None:
+    resnet = halved
+    model = load_model(exported["opaque_single"], device="cpu")
     assert any("exactly 1 image" in note for note in model.notes)
     images = _images(3)
     np.testing.assert_allclose(model.predict(images), _torch_model(resnet).predict(images),

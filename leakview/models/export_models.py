@@ -27,6 +27,7 @@ from leakview.models.checks import ModelLoadError, check_output_width
 from leakview.models.export_archive import check_exported_archive
 from leakview.models.graph_input import describe_graph_input, run_in_fixed_batches
 from leakview.models.loaded import HOOKS, LoadedModel
+from leakview.models.twin import use_eager_twin
 
 NO_HOOKS = ("torch.export flattens the model into one graph of operators: forward hooks on its "
             "layers never fire, so Grad-CAM cannot see a feature map; save the original model "
@@ -105,6 +106,7 @@ def load_exported(path: Path, device: torch.device) -> LoadedModel:
                          notes=[f"torch.export program of {operators} operators"
                                 f"{_traced_from(program)}", *described.notes])
     check_output_width(path, loaded)
+    use_eager_twin(loaded, source="torch.export")
     return loaded
 
 

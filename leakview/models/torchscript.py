@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from leakview.models.build import build_model
 from leakview.models.checks import (
     ModelLoadError,
     check_channels,
@@ -20,7 +19,7 @@ from leakview.models.checks import (
     read_json_object,
 )
 from leakview.models.loaded import HOOKS, IMAGENET_MEAN, IMAGENET_STD, LoadedModel
-from leakview.models.state_dicts import clean_keys, fitting_architectures
+from leakview.models.twin import use_eager_twin
 
 NO_HOOKS = ("TorchScript runs compiled code: forward hooks on its inner layers never fire, so "
             "Grad-CAM cannot see a feature map; save the model as a leakview bundle "
@@ -28,7 +27,6 @@ NO_HOOKS = ("TorchScript runs compiled code: forward hooks on its inner layers n
 
 
 # LoadedModel.extra key: the torchvision architecture an opaque module was recognised as.
-TWIN_ARCH = "torchvision_arch"
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -93,37 +91,3 @@ def load_torchscript(path: Path, device: torch.device) -> LoadedModel:
     check_output_width(path, loaded)
     use_eager_twin(loaded)
     return loaded.to(device)
-
-
-def use_eager_twin(loaded: LoadedModel, source: str = "TorchScript") -> None:
-    """Swap an opaque module (TorchScript, ...) for the torchvision module its state_dict
-    fits, when both give the same logits on a seeded random probe; a note says which ran."""
-    state_dict, _ = clean_keys({key: value for key, value in loaded.module.state_dict().items()
-                                if isinstance(value, torch.Tensor)})
-    fits = [fit for fit in fitting_architectures(state_dict)
-            if fit.num_classes == loaded.num_classes and fit.channels == loaded.channels
-            and fit.input_size in (None, loaded.input_size)]
-    if len(fits) != 1:
-        return
-    arch = fits[0].arch
-    try:
-        twin = build_model(arch, loaded.num_classes, loaded.input_size, loaded.channels)
-        twin.load_state_dict(state_dict, strict=True)
-        twin.eval().to(loaded.device)
-        probe = torch.randn((2, loaded.channels, *loaded.input_size),
-                            generator=torch.Generator().manual_seed(0)).to(loaded.device)
-        with torch.inference_mode():
-            same = torch.allclose(twin(probe), loaded.module(probe), rtol=1e-5, atol=1e-5)
-    except (RuntimeError, ValueError):
-        return
-    what = f"{source} weights recognised as torchvision {arch}"
-    if not same:
-        loaded.notes.append(f"{what}, but its outputs differ from {arch}'s: the {source} "
-                            f"module runs as saved")
-        return
-    # ``arch`` keeps naming the source kind (``torchscript``); the twin's name is in extra.
-    loaded.module = twin
-    loaded.extra[TWIN_ARCH] = arch
-    loaded.unavailable.pop(HOOKS, None)
-    loaded.notes.append(f"{what}: Grad-CAM uses the equivalent eager module (outputs "
-                        f"checked equal)")
