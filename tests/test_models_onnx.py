@@ -16,7 +16,16 @@ import torch
 import torchvision
 
 from leakview.attribution.registry import available_methods, explain, unavailable_reason
-from leakview.models import GRADIENTS, HOOKS, LoadedModel, ModelLoadError, describe, load_model
+from leakview.models import (
+    GRADIENTS,
+    HOOKS,
+    LoadedModel,
+    ModelLoadError,
+    ModelSpec,
+    ModelSpecNeeded,
+    describe,
+    load_model,
+)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning",
@@ -168,8 +177,14 @@ def test_grayscale_onnx_model(tmp_path: Path) -> None:
 def test_refusals(tmp_path: Path, onnx_path: Path, resnet: torch.nn.Module) -> None:
     no_sidecar = tmp_path / "alone.onnx"
     no_sidecar.write_bytes(onnx_path.read_bytes())
-    with pytest.raises(ModelLoadError, match="without class names.*alone.onnx.json"):
+    with pytest.raises(ModelSpecNeeded, match="without class names.*alone.onnx.json") as caught:
         load_model(no_sidecar)
+    assert caught.value.missing == ("classes",)    # the CLI names --classes, the window asks
+    # what the user gives (--classes ...) stands for the sidecar; a contradiction is refused
+    given = load_model(no_sidecar, spec=ModelSpec(classes=tuple(CLASSES)))
+    assert given.classes == CLASSES and given.input_size == SIZE
+    with pytest.raises(ModelLoadError, match="the given classes .* contradicts"):
+        load_model(onnx_path, spec=ModelSpec(classes=("a", "b", "c")))
 
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(onnx_path.read_bytes()[:5000])

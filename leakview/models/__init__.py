@@ -21,6 +21,7 @@ from leakview.models.bundle import (
 from leakview.models.checkpoint import is_safetensors, read_checkpoint
 from leakview.models.checks import ModelLoadError, ModelSpecNeeded
 from leakview.models.export_models import is_exported_program, load_exported
+from leakview.models.hf_models import CONFIG_KEY as HF_CONFIG_KEY
 from leakview.models.hf_models import load_hf_folder
 from leakview.models.loaded import (
     DEFAULT_BATCH_SIZE,
@@ -74,9 +75,9 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
     if path.is_dir():  # a Hugging Face save_pretrained folder, or "is a folder" refused
         return load_hf_folder(path, target_device, spec)
     if is_onnx(path):
-        return load_onnx(path, target_device)
+        return load_onnx(path, target_device, spec)
     if is_exported_program(path):
-        return load_exported(path, target_device)
+        return load_exported(path, target_device, spec)
     if path.suffix.lower() == SAFETENSORS_SUFFIX and not is_safetensors(path):
         refuse_fake_safetensors(path)
     if spec is not None and is_timm_arch(spec.arch):
@@ -84,7 +85,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
     if is_safetensors(path):
         return load_safetensors(path, target_device, spec)
     if is_torchscript(path):
-        return load_torchscript(path, target_device)
+        return load_torchscript(path, target_device, spec)
     content = read_checkpoint(path)
     if names_timm_arch(path, content):
         return load_timm(path, target_device, spec, content)
@@ -94,7 +95,8 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device | None =
 
 
 def describe(model: LoadedModel) -> dict[str, Any]:
-    """Plain-data summary of a loaded model (for ``leakview info`` and the GUI)."""
+    """Plain-data summary of a loaded model (for ``leakview info`` and the GUI). A Hugging Face
+    model's whole ``config.json`` (kept for convert) is summarised by its model type."""
     parameters = sum(p.numel() for p in model.module.parameters())
     return {
         "source": str(model.source) if model.source else None,
@@ -108,5 +110,7 @@ def describe(model: LoadedModel) -> dict[str, Any]:
         "parameters": int(parameters),
         "device": str(model.device),
         "notes": list(model.notes),
-        **{key: value for key, value in model.extra.items()},
+        **{key: value for key, value in model.extra.items() if key != HF_CONFIG_KEY},
+        **({"hf_model_type": model.extra[HF_CONFIG_KEY].get("model_type")}
+           if isinstance(model.extra.get(HF_CONFIG_KEY), dict) else {}),
     }

@@ -27,6 +27,7 @@ from leakview.models.checks import ModelLoadError, check_output_width
 from leakview.models.export_archive import check_exported_archive
 from leakview.models.graph_input import describe_graph_input, run_in_fixed_batches
 from leakview.models.loaded import HOOKS, LoadedModel
+from leakview.models.spec import ModelSpec
 from leakview.models.twin import use_eager_twin
 
 NO_HOOKS = ("torch.export flattens the model into one graph of operators: forward hooks on its "
@@ -77,7 +78,8 @@ class ExportedClassifier(torch.nn.Module):
         return run_in_fixed_batches(self.program, batch, self.fixed_batch)
 
 
-def load_exported(path: Path, device: torch.device) -> LoadedModel:
+def load_exported(path: Path, device: torch.device, spec: ModelSpec | None = None
+                  ) -> LoadedModel:
     """Load a ``torch.export`` archive and its sidecar JSON. Raises ModelLoadError naming the
     file: unreadable, refused by the safety check, or not an image classifier."""
     try:
@@ -94,7 +96,7 @@ def load_exported(path: Path, device: torch.device) -> LoadedModel:
                                    "outputs; leakview needs one image batch in, logits out")
     value = user_inputs[0].meta.get("val")
     shape = [dim if isinstance(dim, int) else None for dim in getattr(value, "shape", ())]
-    described = describe_graph_input(path, "exported program", shape)
+    described = describe_graph_input(path, "exported program", shape, spec)
     module = ExportedClassifier(program.module(check_guards=False), described.fixed_batch)
     module.to(device)
     operators = sum(1 for node in program.graph.nodes if node.op == "call_function")

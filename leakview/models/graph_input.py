@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from leakview.models.checks import ModelLoadError, check_input_size
+from leakview.models.spec import ModelSpec
 from leakview.models.torchscript import read_sidecar, sidecar_fields
 
 
@@ -31,11 +32,13 @@ class GraphInput:
     notes: list[str] = field(default_factory=list)
 
 
-def describe_graph_input(path: Path, what: str, shape: Sequence[int | None]) -> GraphInput:
+def describe_graph_input(path: Path, what: str, shape: Sequence[int | None],
+                         spec: ModelSpec | None = None) -> GraphInput:
     """Read ``path``'s sidecar JSON and reconcile it with the graph's input ``shape``
     (``N, C, H, W``; None where the graph leaves a dimension open). Raises ModelLoadError
-    naming the file when they disagree or the input is not an image batch."""
-    sidecar, meta = read_sidecar(path, what)
+    naming the file when they disagree or the input is not an image batch; ``spec`` (what
+    the user gave) fills in where the sidecar is silent, or stands for it."""
+    sidecar, meta = read_sidecar(path, what, spec)
     if len(shape) != 4:
         raise ModelLoadError(path, f"the {what} takes a {len(shape)}-dimensional input "
                                    f"{_shape_text(shape)}; leakview feeds image batches "

@@ -21,6 +21,7 @@ from leakview.models.checkpoint import SUPPORTED_FORMATS
 from leakview.models.checks import ModelLoadError, check_output_width
 from leakview.models.graph_input import describe_graph_input, run_in_fixed_batches
 from leakview.models.loaded import GRADIENTS, HOOKS, LoadedModel
+from leakview.models.spec import ModelSpec
 
 NO_GRADIENTS = ("ONNX Runtime computes no gradients, so saliency, SmoothGrad, integrated "
                 "gradients and Grad-CAM cannot run on an ONNX model (LIME can); open the "
@@ -110,7 +111,8 @@ class OnnxClassifier(torch.nn.Module):
         return torch.from_numpy(np.asarray(output, dtype=np.float32)).to(batch.device)
 
 
-def load_onnx(path: Path, device: torch.device) -> LoadedModel:
+def load_onnx(path: Path, device: torch.device, spec: ModelSpec | None = None
+              ) -> LoadedModel:
     """Load an ONNX model and its sidecar JSON. Raises ModelLoadError naming the file."""
     problem = onnx_problem(path)
     if problem:
@@ -129,7 +131,7 @@ def load_onnx(path: Path, device: torch.device) -> LoadedModel:
         raise ModelLoadError(path, f"the ONNX graph takes {inputs[0].type} input; leakview "
                                    "feeds float images")
     shape = [dim if isinstance(dim, int) and dim > 0 else None for dim in inputs[0].shape]
-    described = describe_graph_input(path, "ONNX model", shape)
+    described = describe_graph_input(path, "ONNX model", shape, spec)
     graph_name = session.get_modelmeta().graph_name
     notes = [f"ONNX graph {graph_name!r} run by ONNX Runtime ({provider})",
              *_weight_count_note(path), *described.notes]

@@ -12,6 +12,7 @@ import torch
 
 from leakview.models.checks import (
     ModelLoadError,
+    ModelSpecNeeded,
     check_channels,
     check_classes,
     check_input_size,
@@ -19,6 +20,7 @@ from leakview.models.checks import (
     read_json_object,
 )
 from leakview.models.loaded import HOOKS, IMAGENET_MEAN, IMAGENET_STD, LoadedModel
+from leakview.models.spec import ModelSpec, settle
 from leakview.models.twin import use_eager_twin
 
 NO_HOOKS = ("TorchScript runs compiled code: forward hooks on its inner layers never fire, so "
@@ -43,15 +45,27 @@ def is_torchscript(path: Path) -> bool:
         return False
 
 
-def read_sidecar(path: Path, what: str = "TorchScript archive") -> tuple[Path, dict[str, Any]]:
-    """``(sidecar path, its JSON object)`` for a model file that cannot name its classes."""
+def read_sidecar(path: Path, what: str = "TorchScript archive", spec: ModelSpec | None = None
+                 ) -> tuple[Path, dict[str, Any]]:
+    """``(sidecar path, its JSON object)`` for a model file that cannot name its classes, with
+    what the user gave (``spec``: ``--classes``, ``--input-size`` ...) filled in where the
+    sidecar is silent (a contradiction is an error). Without a sidecar the spec alone may
+    describe the model; with neither naming the classes, :class:`ModelSpecNeeded`."""
     candidates = [sidecar_path(path), path.with_suffix(".json")]
     sidecar = next((candidate for candidate in candidates if candidate.is_file()), None)
-    if sidecar is None:
-        raise ModelLoadError(path, f"{what} without class names: write them to "
-                                   f"{candidates[0].name} as "
-                                   '{"classes": [...], "input_size": [H, W]}')
-    return sidecar, read_json_object(sidecar, "sidecar JSON")
+    meta = read_json_object(sidecar, "sidecar JSON") if sidecar is not None else {}
+    given = spec or ModelSpec()
+    for key, value in (("classes", given.classes), ("input_size", given.input_size),
+                       ("mean", given.mean), ("std", given.std)):
+        settled = settle(sidecar or path, key, list(value) if value is not None else None,
+                         meta.get(key))
+        if settled is not None:
+            meta[key] = settled
+    if "classes" not in meta:
+        raise ModelSpecNeeded(path, f"{what} without class names: give them, or write them "
+                                    f"to {candidates[0].name} as "
+                                    '{"classes": [...], "input_size": [H, W]}', ("classes",))
+    return sidecar or path, meta
 
 
 def sidecar_fields(sidecar: Path, meta: dict[str, Any]
@@ -70,10 +84,11 @@ def sidecar_fields(sidecar: Path, meta: dict[str, Any]
     return classes, input_size, mean, std, channels, extra
 
 
-def load_torchscript(path: Path, device: torch.device) -> LoadedModel:
+def load_torchscript(path: Path, device: torch.device, spec: ModelSpec | None = None
+                     ) -> LoadedModel:
     """A TorchScript archive; when its weights are a torchvision classifier's, the equivalent
     eager module (outputs checked equal) runs instead, so Grad-CAM's hooks fire."""
-    sidecar, meta = read_sidecar(path)
+    sidecar, meta = read_sidecar(path, spec=spec)
     classes, input_size, mean, std, channels, extra = sidecar_fields(sidecar, meta)
     try:
         with warnings.catch_warnings():
