@@ -24,6 +24,7 @@ from leakview.models import (
     save_bundle,
     sidecar_path,
 )
+from model_checks import assert_saliency_matches_captum
 
 CLASSES = ["wheat", "corn", "empty"]
 
@@ -59,6 +60,8 @@ def test_bundle_round_trip_predicts_identically(tmp_path: Path, arch: str, input
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    if arch != "squeezenet1_1":  # its untrained final ReLU zeroes the logit: no gradient at all
+        assert_saliency_matches_captum(loaded)
 
 
 def test_preprocess_resizes_and_normalises() -> None:

@@ -38,6 +38,7 @@ from leakview.models.state_dicts import (
     signature,
 )
 from leakview.models.torchvision_models import classification_architectures
+from model_checks import assert_saliency_matches_captum
 
 CLASSES = ("wheat", "corn", "empty")
 SPEC = ModelSpec(classes=CLASSES, input_size=(32, 32))
@@ -113,6 +114,7 @@ def test_each_form_loads_and_predicts_like_the_original(tmp_path: Path, resnet, 
     np.testing.assert_allclose(loaded.predict(images), _reference(resnet).predict(images),
                                atol=1e-6)
     assert unavailable_reason(loaded, "gradcam") is None
+    assert_saliency_matches_captum(loaded)
 
 
 def test_wrapper_prefixes_and_auxiliary_heads_are_removed() -> None:
@@ -313,6 +315,7 @@ def test_gray_model_loads_and_every_method_runs(tmp_path: Path) -> None:
     images = _images(3)
     np.testing.assert_allclose(loaded.predict(images), _reference(module, 1).predict(images),
                                atol=1e-6)
+    assert_saliency_matches_captum(loaded)   # on the gray (1-channel) input
     image = images[0]
     options = {"saliency": {}, "smoothgrad": {"samples": 3},
                "integrated_gradients": {"steps": 4}, "gradcam": {},
@@ -398,6 +401,7 @@ def test_torchscript_twin_runs_gradcam_like_the_eager_module(tmp_path: Path, res
     ours = explain(loaded, image, "gradcam", target=2)
     eager = explain(_reference(resnet), image, "gradcam", target=2)
     np.testing.assert_allclose(ours.map, eager.map, rtol=1e-5, atol=1e-6)
+    assert_saliency_matches_captum(loaded)
 
 
 def test_gray_torchscript_twin(tmp_path: Path) -> None:
@@ -426,3 +430,4 @@ def test_torchscript_with_other_outputs_keeps_the_archive(tmp_path: Path, resnet
     assert HOOKS in loaded.unavailable
     assert any("outputs differ from resnet18's" in note for note in loaded.notes)
     assert unavailable_reason(loaded, "gradcam") is not None
+    assert_saliency_matches_captum(loaded)   # through the TorchScript archive itself
