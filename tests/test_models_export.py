@@ -200,6 +200,11 @@ def test_a_torchvision_archive_runs_grad_cam_on_its_eager_twin(
     theirs = explain(_torch_model(original), image, "gradcam", target=2)
     assert ours.extras["layer"] == "layer4"
     np.testing.assert_allclose(ours.map_model, theirs.map_model, rtol=1e-4, atol=1e-6)
+    single = load_model(exported["single"], device="cpu")   # a graph fixed to batches of 1
+    assert not any("per call" in note for note in single.notes)   # the eager twin takes any
+    images = _images(3)
+    np.testing.assert_allclose(single.predict(images), _torch_model(original).predict(images),
+                               atol=1e-5)
 
 
 def test_batch_of_one_archive_runs_batches(exported: dict[str, Path],

@@ -28,7 +28,7 @@ from leakview.models.export_archive import check_exported_archive
 from leakview.models.graph_input import describe_graph_input, run_in_fixed_batches
 from leakview.models.loaded import HOOKS, LoadedModel
 from leakview.models.spec import ModelSpec
-from leakview.models.twin import use_eager_twin
+from leakview.models.twin import TWIN_ARCH, use_eager_twin
 
 NO_HOOKS = ("torch.export flattens the model into one graph of operators: forward hooks on its "
             "layers never fire, so Grad-CAM cannot see a feature map; save the original model "
@@ -109,6 +109,9 @@ def load_exported(path: Path, device: torch.device, spec: ModelSpec | None = Non
                                 f"{_traced_from(program)}", *described.notes])
     check_output_width(path, loaded)
     use_eager_twin(loaded, source="torch.export")
+    if TWIN_ARCH in loaded.extra and described.fixed_batch is not None:
+        # the eager module takes any batch: the graph's fixed-batch note no longer applies
+        loaded.notes = [note for note in loaded.notes if "per call" not in note]
     return loaded
 
 

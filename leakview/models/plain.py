@@ -219,7 +219,7 @@ def _input_size(path: Path, spec: ModelSpec, fit: Fit | None, notes: list[str]
         notes.append(f"input size {fixed[0]}x{fixed[1]} from the ViT's position embedding")
         return fixed
     notes.append(f"input size {DEFAULT_INPUT_SIZE[0]}x{DEFAULT_INPUT_SIZE[1]} assumed "
-                 f"(default; give --input-size H W)")
+                 f"(a default: give the size it was trained at if it differs)")
     return DEFAULT_INPUT_SIZE
 
 
@@ -243,5 +243,5 @@ def _normalisation(path: Path, spec: ModelSpec, channels: int, notes: list[str]
         notes.append(f"normalisation {which} assumed: ImageNet's "
                      + ("gray equivalent, mean 0.449 std 0.226" if gray else
                         "(0.485, 0.456, 0.406) / (0.229, 0.224, 0.225)")
-                     + " (default; give --mean/--std)")
+                     + " (a default: give its own if it was trained with others)")
     return values[0], values[1]
