@@ -35,6 +35,7 @@ from leakview.models import (
     resize_uint8,
     save_bundle,
 )
+from leakview.models.twin import rebuild_arch
 
 
 @dataclass
@@ -196,7 +197,7 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
         if start.classes != data.classes:
             raise ValueError(f"{init}: its classes {start.classes} differ from the data's "
                              f"{data.classes}")
-        module, arch, mean, std = start.module, start.arch, start.mean, start.std
+        module, arch, mean, std = start.module, rebuild_arch(start), start.mean, start.std
         channels = start.channels  # a gray model trains on gray images (LoadedModel.normalise)
     else:
         module = build_architecture(arch, len(data.classes), input_size)

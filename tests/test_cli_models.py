@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from leakview.attribution import unavailable_reason
 from leakview.cli import EXIT_USAGE, CommandError, main
 from leakview.commands import argtypes
 from leakview.models import (
@@ -226,6 +227,23 @@ def test_convert_a_bundle_round_trip_and_refuse_to_overwrite(files, tmp_path, ca
     assert load_model(out, "cpu").extra["converted_from"] == {"kind": "bundle",
                                                               "file": "copy.pt"}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["copy.pt"]
+
+
+def test_convert_writes_a_recognised_torchscript_as_its_torchvision_bundle(
+        files, tmp_path) -> None:
+    """A trace of a torchvision model runs as its eager twin; the bundle records the
+    torchvision architecture (not "torchscript"), so it loads back with Grad-CAM."""
+    traced = tmp_path / "traced.pt"
+    module = load_model(files["bundle"], "cpu").module
+    torch.jit.trace(module, torch.zeros(1, 3, SIZE, SIZE)).save(str(traced))
+    sidecar_path(traced).write_text(json.dumps({"classes": CLASSES,
+                                                "input_size": [SIZE, SIZE]}))
+    out = tmp_path / "bundle.pt"
+    assert main(["convert", str(traced), "--out", str(out)]) == 0
+    converted = load_model(out, "cpu")
+    assert converted.arch == "resnet18" and "torchvision_arch" not in converted.extra
+    assert converted.extra["converted_from"]["kind"] == "torchscript"
+    assert unavailable_reason(converted, "gradcam") is None
 
 
 def test_convert_refuses_torchscript_without_an_architecture(files, tmp_path, capsys) -> None:

@@ -5,7 +5,6 @@ A recipe that stops working fails here, so the README stays true."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from PIL import Image
 
 from leakview import cli
+from leakview.models import load_model
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = "## Bring your own model"
@@ -54,6 +54,7 @@ def test_recipe_runs_as_written(heading: str, tmp_path: Path, monkeypatch, capsy
     Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(
         tmp_path / "images" / "truck_1.png")
     commands = 0
+    written: list[Path] = []
     for language, code in RECIPES[heading]:
         if language == "python":
             exec(compile(code, f"README: {heading}", "exec"), {"__name__": "__recipe__"})
@@ -67,8 +68,13 @@ def test_recipe_runs_as_written(heading: str, tmp_path: Path, monkeypatch, capsy
             output = capsys.readouterr()
             assert status == 0, f"{line}\n{output.out}\n{output.err}"
             commands += 1
+            for flag in ("--csv", "--out"):
+                if flag in words:
+                    written.append(tmp_path / words[words.index(flag) + 1])
     assert commands >= 1
-    for written in ("leak.csv", "onnx.csv", "pt2.csv"):
-        if (tmp_path / written).exists():
-            assert len((tmp_path / written).read_text().splitlines()) >= 2
-    assert os.getcwd() == str(tmp_path)
+    for path in written:   # each CSV has a row per image and method; each bundle loads
+        assert path.is_file(), path
+        if path.suffix == ".csv":
+            assert len(path.read_text(encoding="utf-8").splitlines()) >= 2, path
+        else:
+            assert load_model(path, device="cpu").num_classes == 3

@@ -22,6 +22,7 @@ from leakview.models.build import build_model
 from leakview.models.bundle import REQUIRED_KEYS, save_bundle
 from leakview.models.checks import ModelLoadError, is_plain_data
 from leakview.models.loaded import LoadedModel
+from leakview.models.twin import TWIN_ARCH, rebuild_arch
 
 #: Sources that run a compiled graph: their ``arch`` may name no rebuildable architecture.
 _COMPILED = frozenset({"torchscript", "torch.export"})
@@ -39,7 +40,7 @@ def bundle_extras(model: LoadedModel) -> dict[str, Any]:
     ``trained_on``, ``hf_config``, ...; others are dropped) and ``converted_from`` (the source
     form and file name)."""
     extras = {key: value for key, value in model.extra.items()
-              if key not in _BUNDLE_PARAMETERS and is_plain_data(value)}
+              if key not in _BUNDLE_PARAMETERS and key != TWIN_ARCH and is_plain_data(value)}
     extras["converted_from"] = {"kind": model.kind,
                                 "file": model.source.name if model.source else None}
     return extras
@@ -53,7 +54,8 @@ def _refusal(model: LoadedModel) -> str | None:
                 "--classes where it does not name them)")
     if model.kind in _COMPILED:
         try:
-            build_model(model.arch, model.num_classes, model.input_size, model.channels)
+            build_model(rebuild_arch(model), model.num_classes, model.input_size,
+                        model.channels)
         except (ValueError, TypeError):
             return (f"a {model.kind} archive is compiled code without a recognised "
                     f"architecture (arch {model.arch!r}): convert the state_dict or checkpoint "
@@ -94,7 +96,7 @@ def to_bundle(model: LoadedModel, path: str | os.PathLike[str], *,
     # A sibling, so the final rename stays on one file system; a name no user file has.
     staged = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.converting")
     try:
-        save_bundle(staged, model.module, model.arch, model.classes, model.input_size,
+        save_bundle(staged, model.module, rebuild_arch(model), model.classes, model.input_size,
                     model.mean, model.std, **bundle_extras(model))
         try:
             written = load_model(staged, device=model.device)

@@ -13,6 +13,13 @@ from leakview.models.state_dicts import clean_keys, fitting_architectures
 TWIN_ARCH = "torchvision_arch"
 
 
+def rebuild_arch(model: LoadedModel) -> str:
+    """The architecture name :func:`~leakview.models.build.build_model` rebuilds ``model``'s
+    module from (what a bundle of it records): an opaque model's eager twin's torchvision
+    name, else ``model.arch``."""
+    return str(model.extra.get(TWIN_ARCH, model.arch))
+
+
 def use_eager_twin(loaded: LoadedModel, source: str = "TorchScript") -> None:
     """Swap an opaque module (TorchScript, ...) for the torchvision module its state_dict
     fits, when both give the same logits on a seeded random probe; a note says which ran."""
