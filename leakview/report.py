@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,70 @@ def colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
     return coloured
 
 
-def normalise_map(attribution_map: np.ndarray, signed: bool = False) -> np.ndarray:
-    """Scale a map to [0, 1] for display: positive evidence over its 99.5th percentile (robust
-    to a few hot pixels); a signed map is shown as its positive part."""
-    positive = np.maximum(np.nan_to_num(attribution_map.astype(np.float32)), 0)
-    top = float(np.percentile(positive, 99.5)) if positive.size else 0.0
+SIGN_MODES = ("positive", "negative", "both")
+"""How a signed map is displayed: its positive part, its negative part as magnitudes, or both
+signs on a scale centred on zero. An unsigned map is always shown as it is ("positive")."""
+DISPLAY_PERCENTILE = 99.5
+"""The top of the display scale: this percentile of the shown values (robust to hot pixels)."""
+
+
+@dataclass(frozen=True)
+class MapDisplay:
+    """What a layer shows of a map: ``values`` (H x W float32) and the ``levels`` that span the
+    colour scale -- ``(0, top)`` for "positive" and "negative" (negative evidence as
+    magnitudes), ``(-m, m)`` for "both", so zero is the centre of a diverging colormap."""
+
+    values: np.ndarray
+    levels: tuple[float, float]
+    sign: str
+
+    @property
+    def top(self) -> float:
+        """The value at the top of the scale (``m`` of ``-m..m`` for "both")."""
+        return self.levels[1]
+
+    def normalised(self) -> np.ndarray:
+        """The values scaled by :attr:`top` and clipped: [0, 1], or [-1, 1] for "both"."""
+        low = -1.0 if self.sign == "both" else 0.0
+        scaled: np.ndarray = np.clip(self.values / self.top, low, 1.0).astype(np.float32)
+        return scaled
+
+
+def _robust_top(values: np.ndarray) -> float:
+    """The :data:`DISPLAY_PERCENTILE` of non-negative ``values`` (their maximum when that is 0;
+    1.0 for an all-zero map, so the levels never collapse)."""
+    if not values.size:
+        return 1.0
+    top = float(np.percentile(values, DISPLAY_PERCENTILE))
     if top <= 0:
-        top = float(positive.max()) if positive.size else 0.0
-    return positive / top if top > 0 else np.zeros_like(positive)
+        top = float(values.max())
+    return top if top > 0 else 1.0
+
+
+def display_map(attribution_map: np.ndarray, sign: str = "positive", signed: bool = True
+                ) -> MapDisplay:
+    """A map as a layer displays it: ``sign`` "positive" (``max(a, 0)``), "negative"
+    (``max(-a, 0)``, negative evidence as magnitudes) or "both" (``a`` itself, levels
+    symmetric about zero: ``-m..m`` with ``m`` the :data:`DISPLAY_PERCENTILE` of ``|a|``).
+    An unsigned map (``signed=False``) is shown "positive" whatever ``sign`` says. Display
+    only: the metrics keep using the positive evidence (:mod:`leakview.metrics`)."""
+    if sign not in SIGN_MODES:
+        raise ValueError(f"sign must be one of {SIGN_MODES}, got {sign!r}")
+    values = np.nan_to_num(np.asarray(attribution_map, dtype=np.float32))
+    mode = sign if signed else "positive"
+    if mode == "both":
+        m = _robust_top(np.abs(values))
+        return MapDisplay(values, (-m, m), mode)
+    shown = np.maximum(-values if mode == "negative" else values, 0).astype(np.float32)
+    return MapDisplay(shown, (0.0, _robust_top(shown)), mode)
+
+
+def normalise_map(attribution_map: np.ndarray, signed: bool = False, sign: str = "positive"
+                  ) -> np.ndarray:
+    """Scale a map for display (:func:`display_map`, then scaled by its top and clipped):
+    by default the positive evidence in [0, 1] over its 99.5th percentile; a signed map with
+    ``sign="negative"`` its negative evidence in [0, 1], with ``sign="both"`` in [-1, 1]."""
+    return display_map(attribution_map, sign, signed).normalised()
 
 
 def overlay(image: np.ndarray, attribution_map: np.ndarray, alpha: float = 0.6,

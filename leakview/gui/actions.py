@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from leakview.attribution import METHODS
 from leakview.gui.drawing import TOOL_KEYS, TOOL_LABELS, Tool, tool_text
-from leakview.gui.layers import LAYER_KEYS
+from leakview.gui.layers import LAYER_KEYS, MASK_KEY
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("side_by_side", "&Side by side (original | saliency | LIME)", ("T",), "&View",
                True, icon_text="Side by side"),
     *layer_specs(),
+    ActionSpec("toggle_mask", "Show the &mask (expected region)", (MASK_KEY,), "&View", True,
+               tip="Display only: hiding the mask changes neither the mask nor a metric"),
+    ActionSpec("mask_outline", "Mask &outline only", (), "&View", True),
     ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model",
                tip="A model file: leakview bundle, state_dict or checkpoint (.pt .pth .ckpt "
                    ".bin), .safetensors, TorchScript, ONNX, torch.export (.pt2)"),
@@ -138,7 +141,7 @@ def build_actions(window: QMainWindow) -> tuple[dict[str, QAction], dict[str, QM
             menus[spec.menu].addAction(action)
         actions[spec.name] = action
     for name in ("brush_smaller", "clear_mask", "next_image", "fit", "side_by_side",
-                 "layer_1", "analyze_folder", "shortcuts"):
+                 "layer_1", "toggle_mask", "analyze_folder", "shortcuts"):
         menu = menus[next(spec.menu for spec in ACTIONS if spec.name == name)]
         menu.insertSeparator(actions[name])
     return actions, menus

@@ -20,8 +20,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem, QWidget
 
+from leakview.gui.layers import DIVERGING_COLORMAP
 from leakview.masks import mask_boundary
-from leakview.report import normalise_map
+from leakview.report import MapDisplay, display_map
 
 MASK_RGBA = (0, 229, 255)
 MASK_FILL_ALPHA = 70
@@ -38,6 +39,14 @@ def layer_lut(colormap: str) -> np.ndarray:
         cmap = pg.colormap.get("inferno")
     rgb = cmap.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
     alpha = np.clip(np.linspace(0, 1, 256) * 1.6, 0, 1) * 255
+    return np.column_stack([rgb[:, :3], alpha.astype(np.uint8)])
+
+
+def diverging_lut(colormap: str = DIVERGING_COLORMAP) -> np.ndarray:
+    """RGBA lookup table of a diverging colormap for levels ``-m..m``: transparent at the
+    centre (zero), opaque towards both ends (strong negative / strong positive evidence)."""
+    rgb = pg.colormap.get(colormap).getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+    alpha = np.clip(np.abs(np.linspace(-1, 1, 256)) * 1.6, 0, 1) * 255
     return np.column_stack([rgb[:, :3], alpha.astype(np.uint8)])
 
 
@@ -68,6 +77,10 @@ class ImageCanvas(pg.GraphicsView):
         self.mask_item.setZValue(Z_MASK)
         self.vb.addItem(self.mask_item)
         self.mask_item.setVisible(False)
+        self.mask_shown, self.mask_outline_only = True, False
+        """The mask display options (:meth:`style_mask`); they never change the mask."""
+        self.layer_styles: dict[str, tuple[str, str]] = {}
+        """method -> (colormap, sign) of :meth:`style_layer`."""
         self.image_id: str | None = None
         self.generation = -1
         self.shape: tuple[int, int] | None = None
@@ -144,6 +157,8 @@ class ImageCanvas(pg.GraphicsView):
             item.image_id = None
             item.generation = -1
             item.provisional = False
+            item.source = None      # (map, signed) of the result shown
+            item.display = None     # its MapDisplay (values and levels on screen)
             self.layer_order.append(method)
             item.setZValue(Z_LAYERS + len(self.layer_order))
             self.vb.addItem(item)
@@ -152,21 +167,47 @@ class ImageCanvas(pg.GraphicsView):
 
     def set_layer(self, method: str, attribution_map: np.ndarray, signed: bool, image_id: str,
                   generation: int, provisional: bool = False) -> None:
-        """Show a map (normalised for display by ``report.normalise_map``)."""
+        """Show a map as :meth:`style_layer`'s sign says (``report.display_map``)."""
         item = self.layer(method)
-        item.setImage(normalise_map(attribution_map, signed), autoLevels=False, levels=(0, 1))
+        item.source = (attribution_map, signed)
         item.image_id, item.generation, item.provisional = image_id, generation, provisional
+        self._render_layer(method)
 
-    def style_layer(self, method: str, visible: bool, opacity: float, colormap: str) -> None:
+    def style_layer(self, method: str, visible: bool, opacity: float, colormap: str,
+                    sign: str = "positive") -> None:
+        """How ``method``'s layer is drawn; ``sign``: the part of a signed map shown
+        (``report.SIGN_MODES``; "both" uses the diverging colormap, levels ``-m..m``)."""
         item = self.layer(method)
-        item.setLookupTable(layer_lut(colormap))
+        before = self.layer_styles.get(method)
+        self.layer_styles[method] = (colormap, sign)
         item.setOpacity(opacity)
         item.setVisible(visible)
+        if before != (colormap, sign):
+            self._render_layer(method, recompute=before is None or before[1] != sign)
+
+    def layer_display(self, method: str) -> MapDisplay | None:
+        """What ``method``'s layer shows (values and levels), None before a result."""
+        item = self.layers.get(method)
+        return None if item is None else item.display
+
+    def _render_layer(self, method: str, recompute: bool = True) -> None:
+        """Apply the style; ``recompute``: the values shown too (a new map or sign)."""
+        item = self.layers[method]
+        colormap, sign = self.layer_styles.get(method, ("inferno", "positive"))
+        if recompute:
+            item.display = (display_map(item.source[0], sign, item.source[1])
+                            if item.source is not None else None)
+        shown = item.display
+        both = shown.sign == "both" if shown is not None else sign == "both"
+        item.setLookupTable(diverging_lut() if both else layer_lut(colormap))
+        if shown is not None and recompute:
+            item.setImage(shown.values, autoLevels=False, levels=shown.levels)
 
     def clear_layers(self) -> None:
         for item in self.layers.values():
             item.clear()
             item.image_id, item.generation, item.provisional = None, -1, False
+            item.source = item.display = None
 
     def has_layer(self, method: str) -> bool:
         item = self.layers.get(method)
@@ -174,15 +215,25 @@ class ImageCanvas(pg.GraphicsView):
 
     # -- mask ------------------------------------------------------------------------------
     def set_mask_color(self, rgb: tuple[int, int, int]) -> None:
-        lut = np.array([[0, 0, 0, 0], [*rgb, MASK_FILL_ALPHA], [*rgb, 255]], dtype=np.uint8)
+        self.mask_rgb = rgb
+        fill = 0 if self.mask_outline_only else MASK_FILL_ALPHA
+        lut = np.array([[0, 0, 0, 0], [*rgb, fill], [*rgb, 255]], dtype=np.uint8)
         self.mask_item.setLookupTable(lut)
+
+    def style_mask(self, shown: bool, opacity: float, outline_only: bool) -> None:
+        """Show or hide the mask, its opacity, outline only (no fill); display only."""
+        self.mask_shown, self.mask_outline_only = shown, outline_only
+        self.set_mask_color(self.mask_rgb)
+        self.mask_item.setOpacity(opacity)
+        self.mask_item.setVisible(shown and self.mask_item.image is not None)
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         if mask is None or not mask.any():
+            self.mask_item.clear()
             self.mask_item.setVisible(False)
             return
         self.mask_item.setImage(mask_display(mask), autoLevels=False, levels=(0, 2))
-        self.mask_item.setVisible(True)
+        self.mask_item.setVisible(self.mask_shown)
 
     # -- coordinates -----------------------------------------------------------------------
     def to_image(self, viewport_pos: QPointF) -> QPointF:

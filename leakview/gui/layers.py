@@ -1,5 +1,6 @@
-"""Per-layer controls: visible checkbox, opacity slider, colormap (pyqtgraph colormaps) and a
-colour bar, one row per registered attribution method (built from ``attribution.METHODS``)."""
+"""Per-layer controls: visible checkbox, opacity slider, colormap (pyqtgraph colormaps), the
+sign of a signed map and a colour bar, one row per registered attribution method (built from
+``attribution.METHODS``); then the mask row (shown, opacity, outline only)."""
 
 from __future__ import annotations
 
@@ -19,25 +20,55 @@ from PySide6.QtWidgets import (
 
 from leakview.attribution import METHODS
 from leakview.gui.availability import mark_available
-from leakview.gui.settings import LayerOptions
+from leakview.gui.settings import LayerOptions, MaskDisplay
+from leakview.report import DISPLAY_PERCENTILE, MapDisplay
 
 LAYER_KEYS = 9
 """The first LAYER_KEYS layers toggle with the keys 1, 2, ... (their number is shown)."""
 COLORMAPS = ("inferno", "magma", "plasma", "viridis", "cividis", "turbo", "CET-L3", "CET-L8",
              "CET-R4")
+DIVERGING_COLORMAP = "CET-D1"
+"""The colormap of a signed map shown "both": blue (negative) - white (0) - red (positive)."""
+SIGN_CHOICES = (("+", "positive", "positive evidence only (the metrics' p = max(a, 0))"),
+                ("−", "negative", "negative evidence only, as magnitudes (max(-a, 0))"),
+                ("±", "both", f"both signs: blue negative, red positive ({DIVERGING_COLORMAP}), "
+                              "zero transparent, levels symmetric about 0"))
+"""The sign combo's (text, mode, explanation) items (modes: ``report.SIGN_MODES``)."""
+MASK_KEY = "M"
 
 
 class ColorBar(QWidget):
-    """A horizontal gradient of a colormap from 0 (left) to the map's maximum (right)."""
+    """A horizontal gradient of a colormap: 0 (left) to the top of the scale (right), or for a
+    signed map shown "both" ``-m`` (left), 0 (centre, marked) to ``+m`` (right); the tooltip
+    gives the values of the map on screen."""
 
     def __init__(self, colormap: str = "inferno", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.colormap = ""
+        self.sign = "positive"
+        self.levels: tuple[float, float] | None = None
         self._image: QImage | None = None
         self._table: np.ndarray | None = None
         self.setMinimumSize(60, 12)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.set_colormap(colormap)
+        self.set_scale("positive", None)
+
+    def set_scale(self, sign: str, levels: tuple[float, float] | None) -> None:
+        """What the bar spans: ``sign`` (``report.SIGN_MODES``) and the levels of the map on
+        screen (None: no map yet)."""
+        self.sign, self.levels = sign, levels
+        top = f"{levels[1]:.3g}" if levels is not None else "m"
+        where = f"the map's {DISPLAY_PERCENTILE:g}th percentile"
+        if sign == "both":
+            text = (f"−{top} (left, negative evidence) · 0 (centre) · +{top} (right, positive "
+                    f"evidence); m = {where} of |value|")
+        elif sign == "negative":
+            text = f"0 (left) to −{top} (right): negative evidence as magnitudes, up to {where}"
+        else:
+            text = f"0 (left) to {top} (right, {where})"
+        self.setToolTip(text)
+        self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(90, 14)
@@ -59,6 +90,10 @@ class ColorBar(QWidget):
             painter.drawImage(rect, self._image)
         painter.setPen(QColor(120, 120, 120))
         painter.drawRect(QRect(rect))
+        if self.sign == "both":      # zero sits at the centre
+            painter.setPen(QColor(0, 0, 0))
+            centre = rect.center().x()
+            painter.drawLine(centre, rect.top(), centre, rect.bottom())
         painter.end()
 
 
@@ -84,21 +119,46 @@ class LayerRow:
             names.append(options.colormap)
         self.colormap.addItems(names)
         self.colormap.setCurrentText(options.colormap)
-        self.colormap.setToolTip("Colormap")
+        self.sign = QComboBox()
+        for index, (text, mode, explanation) in enumerate(SIGN_CHOICES):
+            self.sign.addItem(text, mode)
+            self.sign.setItemData(index, explanation, Qt.ItemDataRole.ToolTipRole)
+        self.signed = info.signed
+        if info.signed:
+            self.sign.setCurrentIndex(max(0, self.sign.findData(options.sign)))
+            self.sign.setToolTip("Sign shown: " + "; ".join(
+                f"{text} {explanation}" for text, _, explanation in SIGN_CHOICES))
+        else:
+            self.sign.setEnabled(False)
+            self.sign.setToolTip(f"{info.label} is unsigned (a magnitude): it has no negative "
+                                 "evidence to show")
         self.bar = ColorBar(options.colormap)
-        self.bar.setToolTip("0 (left) to the map's 99.5th percentile (right); signed maps "
-                            "show their positive part")
         self.status = QLabel("")
         self.status.setMinimumWidth(52)
         self.status.setStyleSheet("color: gray")
         self.reason: str | None = None
-        for column, widget in enumerate((self.visible, self.opacity, self.colormap, self.bar,
-                                         self.status)):
+        for column, widget in enumerate((self.visible, self.opacity, self.colormap, self.sign,
+                                         self.bar, self.status)):
             grid.addWidget(widget, row, column)
+        self.restyle()
+
+    def shown_sign(self) -> str:
+        """The sign shown: the combo's choice for a signed method, else "positive"."""
+        return str(self.sign.currentData()) if self.signed else "positive"
+
+    def restyle(self) -> None:
+        """The colour bar and the colormap combo follow the sign ("both": diverging)."""
+        both = self.shown_sign() == "both"
+        self.colormap.setEnabled(not both)
+        self.colormap.setToolTip(f"“±” uses the diverging {DIVERGING_COLORMAP}" if both
+                                 else "Colormap")
+        self.bar.set_colormap(DIVERGING_COLORMAP if both else self.colormap.currentText())
+        self.bar.set_scale(self.shown_sign(), self.bar.levels if self.bar.sign
+                           == self.shown_sign() else None)
 
     def options(self) -> LayerOptions:
         return LayerOptions(self.visible.isChecked(), self.opacity.value() / 100,
-                            self.colormap.currentText())
+                            self.colormap.currentText(), str(self.sign.currentData()))
 
     def set_unavailable(self, reason: str | None) -> None:
         """Grey the row out with ``reason`` (None: the method can run on the model)."""
@@ -108,10 +168,42 @@ class LayerRow:
         self.status.setToolTip(reason or "")
 
 
+class MaskRow:
+    """The mask's widgets, laid out like a layer row: shown (key M), opacity, outline only."""
+
+    def __init__(self, grid: QGridLayout, row: int, display: MaskDisplay) -> None:
+        self.visible = QCheckBox(f"{MASK_KEY}  Mask")
+        self.visible.setToolTip("Show the expected region on the image (display only: the mask "
+                                "and the metrics do not change)")
+        self.visible.setChecked(display.visible)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(round(display.opacity * 100)))
+        self.opacity.setToolTip("Mask opacity")
+        self.opacity.setMaximumWidth(90)
+        self.outline_only = QCheckBox("Outline only")
+        self.outline_only.setToolTip("Draw the region's outline without the translucent fill")
+        self.outline_only.setChecked(display.outline_only)
+        grid.addWidget(self.visible, row, 0)
+        grid.addWidget(self.opacity, row, 1)
+        grid.addWidget(self.outline_only, row, 2, 1, 3)
+
+    def display(self) -> MaskDisplay:
+        return MaskDisplay(self.visible.isChecked(), self.opacity.value() / 100,
+                           self.outline_only.isChecked())
+
+    def set_display(self, display: MaskDisplay) -> None:
+        self.visible.setChecked(display.visible)
+        self.opacity.setValue(int(round(display.opacity * 100)))
+        self.outline_only.setChecked(display.outline_only)
+
+
 class LayerPanel(QWidget):
-    """All layer rows; ``changed(method)`` when a row's options change."""
+    """All layer rows and the mask row; ``changed(method)`` when a layer row's options change,
+    ``maskChanged`` when the mask row's do."""
 
     changed = Signal(str)
+    maskChanged = Signal()
 
     def __init__(self, options: dict[str, LayerOptions], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,11 +219,27 @@ class LayerPanel(QWidget):
             row.visible.toggled.connect(lambda _=False, m=method: self.changed.emit(m))
             row.opacity.valueChanged.connect(lambda _=0, m=method: self.changed.emit(m))
             row.colormap.currentTextChanged.connect(lambda _="", m=method: self._recolor(m))
+            row.sign.currentIndexChanged.connect(lambda _=0, m=method: self._recolor(m))
+        self.mask_row = MaskRow(grid, len(METHODS), MaskDisplay())
+        for signal in (self.mask_row.visible.toggled, self.mask_row.opacity.valueChanged,
+                       self.mask_row.outline_only.toggled):
+            signal.connect(lambda *_: self.maskChanged.emit())
 
     def _recolor(self, method: str) -> None:
-        row = self.rows[method]
-        row.bar.set_colormap(row.colormap.currentText())
+        self.rows[method].restyle()
         self.changed.emit(method)
+
+    def mask_display(self) -> MaskDisplay:
+        return self.mask_row.display()
+
+    def toggle_mask(self) -> None:
+        """Key M: show or hide the mask."""
+        self.mask_row.visible.toggle()
+
+    def show_scale(self, method: str, display: MapDisplay | None) -> None:
+        """The colour bar of ``method`` spans what its layer shows (None: nothing yet)."""
+        row = self.rows[method]
+        row.bar.set_scale(row.shown_sign(), display.levels if display is not None else None)
 
     def options(self, method: str) -> LayerOptions:
         return self.rows[method].options()

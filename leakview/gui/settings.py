@@ -1,5 +1,5 @@
-"""Persistent preferences (QSettings): last folder and model, recent lists, layer options,
-the verdict rule, the methods of "Analyze folder", window geometry.
+"""Persistent preferences (QSettings): last folder and model, recent lists, layer options
+(and how the mask is drawn), the verdict rule, the methods of "Analyze folder", window geometry.
 
 :func:`bind_settings` loads the saved rule and methods into the window's
 :class:`leakview.appstate.AppState` and saves the folder, model, rule and methods whenever
@@ -20,6 +20,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from leakview.appstate import DEFAULT_LAYERS, DEFAULT_METHODS, AppState
 from leakview.attribution import METHODS
+from leakview.report import SIGN_MODES
 from leakview.verdict import VerdictRule
 
 ORGANISATION = "leakview"
@@ -49,6 +50,18 @@ class LayerOptions:
     visible: bool
     opacity: float
     colormap: str
+    sign: str = "positive"
+    """Which sign of a signed map is shown (``report.SIGN_MODES``); unsigned maps ignore it."""
+
+
+@dataclass
+class MaskDisplay:
+    """How the expected region is drawn on the image (display only: the mask and the metrics
+    do not depend on it)."""
+
+    visible: bool = True
+    opacity: float = 1.0
+    outline_only: bool = False
 
 
 def _as_bool(value: Any, default: bool) -> bool:
@@ -57,6 +70,10 @@ def _as_bool(value: Any, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)
+
+
+def _as_choice(value: Any, choices: tuple[str, ...], default: str) -> str:
+    return str(value) if value is not None and str(value) in choices else default
 
 
 def _as_float(value: Any, default: float) -> float:
@@ -119,6 +136,7 @@ class AppSettings:
             visible=_as_bool(self.store.value(prefix + "visible"), method in AUTO_LAYERS),
             opacity=min(1.0, max(0.0, _as_float(self.store.value(prefix + "opacity"), 0.75))),
             colormap=self.get_str(prefix + "colormap", DEFAULT_COLORMAPS.get(method, "inferno")),
+            sign=_as_choice(self.store.value(prefix + "sign"), SIGN_MODES, "positive"),
         )
 
     def set_layer_options(self, method: str, options: LayerOptions) -> None:
@@ -126,6 +144,21 @@ class AppSettings:
         self.store.setValue(prefix + "visible", bool(options.visible))
         self.store.setValue(prefix + "opacity", float(options.opacity))
         self.store.setValue(prefix + "colormap", options.colormap)
+        self.store.setValue(prefix + "sign", options.sign)
+
+    def mask_display(self) -> MaskDisplay:
+        """How the mask was last drawn (shown, opacity, outline only); defaults if unset."""
+        defaults = MaskDisplay()
+        return MaskDisplay(
+            visible=_as_bool(self.store.value("mask/visible"), defaults.visible),
+            opacity=min(1.0, max(0.0, _as_float(self.store.value("mask/opacity"),
+                                                defaults.opacity))),
+            outline_only=_as_bool(self.store.value("mask/outline_only"), defaults.outline_only))
+
+    def set_mask_display(self, display: MaskDisplay) -> None:
+        self.store.setValue("mask/visible", bool(display.visible))
+        self.store.setValue("mask/opacity", float(display.opacity))
+        self.store.setValue("mask/outline_only", bool(display.outline_only))
 
     # -- verdict rule ----------------------------------------------------------------------
     def rule(self) -> VerdictRule:

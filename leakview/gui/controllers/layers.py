@@ -1,5 +1,6 @@
-"""The inspector's per-image content: the attribution layers (style, status, the toggle keys),
-LIME, the top-5 prediction and the overlap table of the image on screen."""
+"""The inspector's per-image content: the attribution layers (style, sign, status, the toggle
+keys) and how the mask is drawn, LIME, the top-5 prediction and the overlap table of the image
+on screen."""
 
 from __future__ import annotations
 
@@ -58,13 +59,17 @@ class LayerController:
         self.layers.changed.connect(self._options_changed)
         for method in METHODS:
             self._style(method)
+        self.layers.mask_row.set_display(self.settings.mask_display())
+        self._style_mask()
+        self.layers.maskChanged.connect(self._mask_changed)
         self.state.events.model.connect(self._show_available)
         self._show_available(self.state.model)
 
     def handlers(self) -> Handlers:
         toggles = {layer_action(number): _toggler(self.layers.toggle, number - 1)
                    for number in layer_numbers()}
-        return {**toggles, "run_lime": self.run_lime}
+        return {**toggles, "run_lime": self.run_lime, "toggle_mask": self.layers.toggle_mask,
+                "mask_outline": self.layers.mask_row.outline_only.toggle}
 
     # -- what can run on the model ------------------------------------------------------------
     def _show_available(self, model: LoadedModel | None) -> None:
@@ -90,7 +95,22 @@ class LayerController:
 
     def _style(self, method: str) -> None:
         options = self.layers.options(method)
-        self.canvas.style_layer(method, options.visible, options.opacity, options.colormap)
+        self.canvas.style_layer(method, options.visible, options.opacity, options.colormap,
+                                self.layers.rows[method].shown_sign())
+        self.layers.show_scale(method, self.canvas.layer_display(method))
+
+    def _style_mask(self) -> None:
+        """Draw the mask as the mask row says; the View menu's actions follow."""
+        display = self.layers.mask_display()
+        self.canvas.style_mask(display.visible, display.opacity, display.outline_only)
+        for name, checked in (("toggle_mask", display.visible),
+                              ("mask_outline", display.outline_only)):
+            if name in self.actions:
+                self.actions[name].setChecked(checked)
+
+    def _mask_changed(self) -> None:
+        self._style_mask()
+        self.settings.set_mask_display(self.layers.mask_display())
 
     def _options_changed(self, method: str) -> None:
         self._style(method)
@@ -106,6 +126,7 @@ class LayerController:
         self.clear()
         for method in METHODS:
             self.layers.set_status(method, "")
+            self.layers.show_scale(method, None)
         self.results.set_lime_running(False)
 
     def clear(self) -> None:
@@ -132,6 +153,7 @@ class LayerController:
             return
         self.canvas.set_layer(method, attribution.map, attribution.signed, key, generation,
                               provisional)
+        self.layers.show_scale(method, self.canvas.layer_display(method))
         if provisional:
             used = attribution.extras.get("samples_used") or 0
             self.layers.set_status(method, f"{used} samples")
