@@ -1,5 +1,7 @@
-"""The centre view: a pyqtgraph ViewBox with the image, one ImageItem per attribution layer,
-the mask (translucent fill + outline) and the drawing previews.
+"""The centre view: a pyqtgraph ViewBox with the image, one ImageItem per attribution layer
+(a signed map shown positive, negative or both: ``report.display_map``), the mask (translucent
+fill + outline; :meth:`ImageCanvas.style_mask` hides it, sets its opacity or drops the fill)
+and the drawing previews.
 
 Coordinates: the image item puts pixel ``(row r, column c)`` on the square ``[c, c+1] x
 [r, r+1]`` of the view, so the *image* coordinate of a view point is ``view - 0.5`` (pixel
