@@ -196,6 +196,7 @@ def test_integrated_gradients_both_signs_on_a_diverging_scale(qtbot, make_window
     assert row.bar.colormap == DIVERGING_COLORMAP and row.bar.sign == "both"
     assert row.bar.levels == (low, high)
     assert f"{high:.3g}" in row.bar.toolTip()
+    assert row.bar.labels() == (f"−{high:.2g}", "0", f"+{high:.2g}")
     assert not row.colormap.isEnabled()               # "both" uses the diverging colormap
     assert metrics(window) == before                  # display only
     assert settings.layer_options("integrated_gradients").sign == "both"

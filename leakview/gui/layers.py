@@ -39,8 +39,8 @@ MASK_KEY = "M"
 
 class ColorBar(QWidget):
     """A horizontal gradient of a colormap: 0 (left) to the top of the scale (right), or for a
-    signed map shown "both" ``-m`` (left), 0 (centre, marked) to ``+m`` (right); the tooltip
-    gives the values of the map on screen."""
+    signed map shown "both" ``-m`` (left), 0 (centre, marked) to ``+m`` (right); the values of
+    the map on screen are written under it (:meth:`labels`) and in the tooltip."""
 
     def __init__(self, colormap: str = "inferno", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,7 +49,7 @@ class ColorBar(QWidget):
         self.levels: tuple[float, float] | None = None
         self._image: QImage | None = None
         self._table: np.ndarray | None = None
-        self.setMinimumSize(60, 12)
+        self.setMinimumSize(60, 22)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.set_colormap(colormap)
         self.set_scale("positive", None)
@@ -71,7 +71,7 @@ class ColorBar(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(90, 14)
+        return QSize(90, 24)
 
     def set_colormap(self, name: str) -> None:
         try:
@@ -83,9 +83,22 @@ class ColorBar(QWidget):
         self._image = QImage(self._table.data, 256, 1, 256 * 3, QImage.Format.Format_RGB888)
         self.update()
 
+    def labels(self) -> tuple[str, str, str]:
+        """The (left, centre, right) values written under the gradient ("" for none)."""
+        if self.levels is None:
+            return "", "", ""
+        top = f"{self.levels[1]:.2g}"
+        if self.sign == "both":
+            return f"−{top}", "0", f"+{top}"
+        return "0", "", f"−{top}" if self.sign == "negative" else top
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
-        rect = self.rect().adjusted(0, 1, -1, -2)
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.72))
+        painter.setFont(font)
+        text_height = painter.fontMetrics().height()
+        rect = self.rect().adjusted(0, 1, -1, -2 - text_height)
         if self._image is not None:
             painter.drawImage(rect, self._image)
         painter.setPen(QColor(120, 120, 120))
@@ -94,6 +107,12 @@ class ColorBar(QWidget):
             painter.setPen(QColor(0, 0, 0))
             centre = rect.center().x()
             painter.drawLine(centre, rect.top(), centre, rect.bottom())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        below = QRect(0, rect.bottom() + 1, self.width(), text_height)
+        left, centre_text, right = self.labels()
+        painter.drawText(below, int(Qt.AlignmentFlag.AlignLeft), left)
+        painter.drawText(below, int(Qt.AlignmentFlag.AlignHCenter), centre_text)
+        painter.drawText(below, int(Qt.AlignmentFlag.AlignRight), right)
         painter.end()
 
 
