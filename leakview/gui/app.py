@@ -13,14 +13,18 @@ APPLICATION = "leakview"
 
 
 def make_application(argv: list[str] | None = None):
-    """The QApplication (created once), with leakview's organisation/application names; the
-    first call runs the PySide6 reference check (:func:`pyside_fixes.guard_references`)."""
+    """The QApplication (created once), with leakview's organisation/application names and its
+    input guards (:mod:`leakview.gui.input_guards`); the first call runs the PySide6 reference
+    check (:func:`pyside_fixes.guard_references`)."""
     from PySide6.QtWidgets import QApplication
+
+    from leakview.gui.input_guards import install_input_guards
 
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
     pyside_fixes.guard_references()
+    install_input_guards()
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("leakview")
