@@ -180,7 +180,11 @@ def shortcut_rows() -> list[tuple[str, str]]:
              ("Wheel", "Zoom"),
              ("Enter / double-click", "Close the polygon"),
              ("Backspace", "Remove the polygon's last vertex"),
-             ("Esc", "Cancel the shape being drawn")]
+             ("Esc", "Cancel the shape being drawn"),
+             ("Esc (in a text field, box or list)", "Give the keys back to the image"),
+             ("Enter (in the filter box)", "Go to the image list"),
+             ("Wheel over a box or slider", "Scroll the panel (click the box first to "
+                                            "change its value with the wheel)")]
     return rows
 
 

@@ -6,21 +6,31 @@ import os
 import sys
 from pathlib import Path
 
-from leakview.gui import pyside_fixes
+from leakview.gui import platform_check, pyside_fixes
 
 ORGANISATION = "leakview"
 APPLICATION = "leakview"
 
 
 def make_application(argv: list[str] | None = None):
-    """The QApplication (created once), with leakview's organisation/application names; the
-    first call runs the PySide6 reference check (:func:`pyside_fixes.guard_references`)."""
+    """The QApplication (created once), with leakview's organisation/application names and its
+    input guards (:mod:`leakview.gui.input_guards`); the first call runs the PySide6 reference
+    check (:func:`pyside_fixes.guard_references`). Before the first QApplication (before Qt
+    is loaded at all), where Qt would start on X11 and its xcb plugin cannot load, it prints a
+    one-line hint naming the apt packages and exits with status 1
+    (:func:`platform_check.exit_if_xcb_cannot_load`) instead of Qt's abort."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None or widgets.QApplication.instance() is None:
+        platform_check.exit_if_xcb_cannot_load()
     from PySide6.QtWidgets import QApplication
+
+    from leakview.gui.input_guards import install_input_guards
 
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
     pyside_fixes.guard_references()
+    install_input_guards()
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("leakview")

@@ -270,6 +270,7 @@ class ImageList(QWidget):
         self.filter.setPlaceholderText("Filter (name, label, prediction)")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.set_text)
+        self.filter.returnPressed.connect(self.focus_list)
         top.addWidget(self.filter, 1)
         self.badge = QComboBox()
         for method, info in METHODS.items():
@@ -341,6 +342,13 @@ class ImageList(QWidget):
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         if current.isValid():
             self.current.emit(str(current.data(PATH_ROLE)))
+
+    def focus_list(self) -> None:
+        """Enter in the filter box: the keyboard goes to the list (onto its first row when
+        nothing shown is current), where D, A and the other single keys work."""
+        if not self.view.currentIndex().isValid() and self.proxy.rowCount():
+            self.view.setCurrentIndex(self.proxy.index(0, 0))
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def current_path(self) -> str | None:
         index = self.view.currentIndex()

@@ -54,6 +54,7 @@ from leakview.gui.drawing import DrawingController, Tool
 from leakview.gui.folder_view import FolderPanel
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import FigureCanvas, ImageCanvas
+from leakview.gui.input_guards import install_input_guards, set_focus_home
 from leakview.gui.mask_doc import MaskStore
 from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
     def __init__(self, folder: str | Path | None = None, model: str | None = None,
                  settings: AppSettings | None = None, spec: ModelSpec | None = None) -> None:
         super().__init__()
+        install_input_guards()
         self.setWindowTitle("leakview")
         self.settings = settings or AppSettings()
         self.state = AppState()
@@ -94,6 +96,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.canvas)
         self.stack.addWidget(self.figure_canvas)
+        set_focus_home(self.canvas)             # Esc in a text field gives the keys back
+        set_focus_home(self.figure_canvas)
         self.messages = MessageBar()
         self.drawing = DrawingController(self.canvas, self)
         centre = QWidget()
