@@ -87,11 +87,21 @@ def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
               topk_fraction: float = 0.05) -> int | None:
     """1 (leak), 0 (no leak) or None (undefined) for one image's metrics."""
     share = parse_number(metrics.get("topk_intersection"))
-    area = parse_number(metrics.get("mask_area_frac"))
-    if share is None or area is None or area <= 0:
+    threshold = topk_threshold(metrics.get("mask_area_frac"), rule, topk_fraction)
+    if share is None or threshold is None:
         return None
-    achievable = min(1.0, area / topk_fraction)
-    return int(share < rule.min_topk_share * achievable)
+    return int(share < threshold)
+
+
+def topk_threshold(mask_area_frac: Any, rule: VerdictRule = VerdictRule(),
+                   topk_fraction: float = 0.05) -> float | None:
+    """The ``topk_intersection`` below which an image with a mask of ``mask_area_frac`` is
+    flagged: ``min_topk_share`` times the share such a mask can hold at most; None without a
+    (non-empty) mask."""
+    area = parse_number(mask_area_frac)
+    if area is None or area <= 0:
+        return None
+    return rule.min_topk_share * min(1.0, area / topk_fraction)
 
 
 def rejudge(rows: Iterable[RowT], rule: VerdictRule, topk_fraction: float = 0.05
