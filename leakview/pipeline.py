@@ -94,8 +94,9 @@ class ScanJob:
 
     def rule(self) -> VerdictRule:
         """The verdict rule: the job's thresholds, the defaults where it sets none."""
-        given = {"min_topk_share": self.min_topk_share, "max_flag_rate": self.max_flag_rate,
-                 "min_judged": self.min_judged, "min_judged_share": self.min_judged_share}
+        given: dict[str, Any] = {
+            "min_topk_share": self.min_topk_share, "max_flag_rate": self.max_flag_rate,
+            "min_judged": self.min_judged, "min_judged_share": self.min_judged_share}
         return replace(VerdictRule(), **{name: value for name, value in given.items()
                                          if value is not None})
 
