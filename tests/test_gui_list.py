@@ -196,3 +196,18 @@ def test_name_column_can_be_widened_by_dragging_its_edge(qtbot, twin_list):
     assert view.columnWidth(0) == widened
     shown = [_shown_name(view, row) for row in range(len(TWINS))]
     assert "corn/hd_truck_0001.jpg" in shown
+
+
+def test_elide_name_drops_whole_folders_outermost_first(qtbot, twin_list):
+    from leakview.gui.image_list import elide_name
+
+    metrics = twin_list.view.fontMetrics()
+    name = "wheat/north_field_2024/hd_truck_000123_left.jpg"
+    assert elide_name(name, metrics, metrics.horizontalAdvance(name)) == name
+    nearest = "…/north_field_2024/hd_truck_000123_left.jpg"
+    assert elide_name(name, metrics, metrics.horizontalAdvance(nearest)) == nearest
+    only_file = "…/hd_truck_000123_left.jpg"
+    assert elide_name(name, metrics, metrics.horizontalAdvance(only_file) + 2) == only_file
+    cut = elide_name(name, metrics, 70)
+    assert cut.startswith("hd") and cut.endswith("left") and metrics.horizontalAdvance(cut) <= 70
+    assert elide_name(name, metrics, 0) == name

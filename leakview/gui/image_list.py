@@ -291,17 +291,18 @@ class ImageTableModel(QAbstractTableModel):
 
 def elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
     """``name`` (a ``/``-separated relative name) as it fits ``width`` pixels: whole; else with
-    its folder part elided first (from the left: ``…/hd_truck_0001.jpg``, the file name whole);
+    its folders dropped first, outermost first (``…/hd_truck_0001.jpg``, the file name whole);
     else the file name alone, without its extension (the part images share most) and elided in
     the middle, which keeps both ends, where twins differ (``hd_…0001`` / ``vga…0001``). A
     width of 0 or less (no room known) keeps the name."""
     if width <= 0 or metrics.horizontalAdvance(name) <= width:
         return name
-    folder, slash, file = name.rpartition("/")
-    if slash:
-        room = width - metrics.horizontalAdvance(slash + file)
-        if room >= metrics.horizontalAdvance("…"):
-            return metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, room) + slash + file
+    folders = name.split("/")
+    file = folders.pop()
+    for first in range(1, len(folders) + 1):   # whole folders go, the outermost first
+        shortened = "/".join(["…", *folders[first:], file])
+        if metrics.horizontalAdvance(shortened) <= width:
+            return shortened
     if metrics.horizontalAdvance(file) <= width:
         return file
     stem = file.rsplit(".", 1)[0] if "." in file.lstrip(".") else file
