@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,7 +25,7 @@ from leakview.report import SummaryTally, save_png, study_figure, summary_docume
 from leakview.resources import demo_model_path
 from leakview.scan import ImageResult, ScanOptions, check_runnable, scan, select_images
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
-from leakview.verdict import VerdictRule
+from leakview.verdict import VerdictRule, coverage
 
 __all__ = ["SCAN_COLUMNS", "UNAVAILABLE", "AtlasOutput", "ScanJob", "ScanOutcome",
            "mark_unavailable", "resolve_model", "run_scan_to_files"]
@@ -89,14 +89,16 @@ class ScanJob:
     min_topk_share: float | None = None
     max_flag_rate: float | None = None
     atlas: AtlasOutput | None = None
+    min_judged: int | None = None
+    min_judged_share: float | None = None
 
     def rule(self) -> VerdictRule:
-        defaults = VerdictRule()
-        return VerdictRule(
-            min_topk_share=(self.min_topk_share if self.min_topk_share is not None
-                            else defaults.min_topk_share),
-            max_flag_rate=(self.max_flag_rate if self.max_flag_rate is not None
-                           else defaults.max_flag_rate))
+        """The verdict rule: the job's thresholds, the defaults where it sets none."""
+        given: dict[str, Any] = {
+            "min_topk_share": self.min_topk_share, "max_flag_rate": self.max_flag_rate,
+            "min_judged": self.min_judged, "min_judged_share": self.min_judged_share}
+        return replace(VerdictRule(), **{name: value for name, value in given.items()
+                                         if value is not None})
 
     def method_options(self) -> dict[str, dict[str, Any]]:
         return sampling_options(self.methods, self.seed, self.lime_samples)
@@ -128,10 +130,11 @@ def mark_unavailable(summary: dict[str, Any], unavailable: dict[str, str]) -> di
     """``summary`` (a folder verdict) with each method of ``unavailable`` given the verdict
     :data:`UNAVAILABLE` and its ``reason``. Such a method judged no image (its rows carry the
     reason as their error), so it never counts towards the folder verdict."""
+    rule = VerdictRule(**summary.get("rule", {}))
     for method, reason in unavailable.items():
         stats = summary["methods"].setdefault(method, {
             "images": 0, "flagged": 0, "undefined": 0, "errors": 0,
-            "mean_mass_in_mask": None, "flag_rate": None})
+            "mean_mass_in_mask": None, "flag_rate": None, **coverage(0, 0, rule)})
         stats.update(verdict=UNAVAILABLE, reason=reason)
     return summary
 

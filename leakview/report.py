@@ -59,6 +59,7 @@ class SummaryTally:
             per_class.append({
                 "label": label, "method": method, "images": images, "errors": errors,
                 "mean_mass_in_mask": mass / masses if masses else None,
+                "judged": flags,
                 "flag_rate": flag / flags if flags else None,
                 "accuracy": correct / labelled if labelled else None,
             })
@@ -68,8 +69,8 @@ class SummaryTally:
 def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
               ) -> dict[str, Any]:
     """Folder summary: the verdict (see :mod:`leakview.verdict`), and per class (true label,
-    else ``(unlabelled)``) and method: image count, errors, mean mass_in_mask, flag rate,
-    accuracy where labels are known."""
+    else ``(unlabelled)``) and method: image count, errors, judged images (a defined flag),
+    mean mass_in_mask, flag rate, accuracy where labels are known."""
     tally = SummaryTally()
     tally.add_all(rows)
     return tally.result(rule)
@@ -78,7 +79,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule
 def summary_document(summary: Mapping[str, Any], model: str, folder: str,
                      methods: Sequence[str], shard: tuple[int, int] | None = None) -> str:
     """The summary JSON of ``leakview scan --summary`` (and the app's "Export summary"): the
-    folder summary plus where it came from."""
+    folder summary (the verdict with its coverage: ``judged``, ``images``, ``needed``,
+    ``coverage``, ``coverage_ok``, folder-wide and per method, see :mod:`leakview.verdict`)
+    plus where it came from."""
     document = {**summary, "model": model, "folder": folder, "scanned_methods": list(methods),
                 "shard": shard}
     return json.dumps(document, indent=2, default=str) + "\n"
@@ -97,12 +100,13 @@ def figure_title(name: str, label: str | None, classes: Sequence[str],
 
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The per-class table as aligned plain text (for terminals and reports)."""
-    header = ("class", "method", "images", "errors", "mass_in_mask", "flag_rate", "accuracy")
+    header = ("class", "method", "images", "errors", "judged", "mass_in_mask", "flag_rate",
+              "accuracy")
     lines = [header]
     for entry in summary["per_class"]:
         lines.append((entry["label"], entry["method"], str(entry["images"]), str(entry["errors"]),
-                      _fmt(entry["mean_mass_in_mask"]), _fmt(entry["flag_rate"]),
-                      _fmt(entry["accuracy"])))
+                      str(entry["judged"]), _fmt(entry["mean_mass_in_mask"]),
+                      _fmt(entry["flag_rate"]), _fmt(entry["accuracy"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
                      for line in lines)

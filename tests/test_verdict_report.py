@@ -39,7 +39,8 @@ def test_folder_verdict_per_method_and_overall() -> None:
     assert verdict["methods"]["saliency"]["flag_rate"] == 0.75
     assert verdict["methods"]["lime"] == {
         "images": 6, "flagged": 0, "undefined": 1, "errors": 1, "mean_mass_in_mask": 0.5,
-        "flag_rate": 0.0, "verdict": OK}
+        "flag_rate": 0.0, "verdict": OK, "judged": 4, "needed": 5, "coverage": 4 / 6,
+        "coverage_ok": False}
     assert folder_verdict([_row("lime", None)])["verdict"] == UNDETERMINED
     strings = [{key: format_cell(value) for key, value in row.items()} for row in rows]
     assert folder_verdict(strings)["verdict"] == LEAK
@@ -54,7 +55,7 @@ def test_summary_groups_by_class_and_method() -> None:
     corn = next(e for e in summary["per_class"] if e["label"] == "corn")
     assert corn["accuracy"] == 0.0
     table = format_summary(summary)
-    assert table.splitlines()[0].split() == ["class", "method", "images", "errors",
+    assert table.splitlines()[0].split() == ["class", "method", "images", "errors", "judged",
                                              "mass_in_mask", "flag_rate", "accuracy"]
 
 

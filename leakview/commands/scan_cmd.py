@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from leakview.cli import CommandError
 from leakview.commands import argtypes
 
 EXIT_LEAK = 3
+EXIT_TOO_FEW_JUDGED = 4
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "masks and write one CSV row per (image, method). A method that cannot run on the "
             "model is skipped with its reason (one line, and the rows' error cell); the others "
             "run. Exit status 0 = done, 1 = failure (or no method could run), 2 = bad "
-            "arguments, 3 = --fail-on-leak and the folder verdict is leak."))
+            "arguments, 3 = --fail-on-leak and the folder verdict is leak, 4 = --fail-on-leak "
+            "and the verdict is not leak but rests on too few judged images (see "
+            "--min-judged)."))
     parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--methods", default="saliency",
                         help=f"comma-separated, from: {', '.join(method_names())} "
@@ -37,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                         "ATLAS.<method>.png)")
     parser.add_argument("--atlas-json", help="the atlas's per-class numbers as JSON")
     parser.add_argument("--fail-on-leak", action="store_true",
-                        help="exit with status 3 when the folder verdict is leak")
+                        help="exit with status 3 when the folder verdict is leak, and with "
+                             "4 when it is ok or undetermined but too few images were judged "
+                             "(a gate never passes on a handful of masks)")
     parser.add_argument("--resume", action="store_true",
                         help="keep rows already written by an interrupted run and skip them")
     parser.add_argument("--shard", help="K/N: process the K-th of N deterministic parts")
@@ -49,6 +56,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-flag-rate", type=argtypes.positive_share,
                         help="folder verdict leak when this share of images is flagged "
                              "(default: 0.5)")
+    parser.add_argument("--min-judged", type=argtypes.non_negative_int,
+                        help="a verdict needs at least this many judged images (an image is "
+                             "judged when it has a mask and a defined flag), or all of them "
+                             "if there are fewer (default: 5)")
+    parser.add_argument("--min-judged-share", type=argtypes.share,
+                        help="... and at least this share of the images judged (default: "
+                             "0.5); below either the verdict is reported as resting on too "
+                             "few images")
     parser.set_defaults(func=run)
 
     merge = subparsers.add_parser(
@@ -73,6 +88,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
+    from leakview.verdict import coverage_text
 
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     folder = Path(args.folder)
@@ -92,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                   resume=args.resume, shard=parse_shard(args.shard), device=args.device,
                   batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
                   min_topk_share=args.min_topk_share, max_flag_rate=args.max_flag_rate,
+                  min_judged=args.min_judged, min_judged_share=args.min_judged_share,
                   atlas=atlas)
     from leakview.csvio import CsvFormatError
     from leakview.models import ModelLoadError
@@ -105,17 +122,18 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), 2) from None
+    verdict = outcome.verdict
     print(f"{outcome.rows_written} rows -> {job.csv} ({outcome.images} images, "
           f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
-          f"verdict: {outcome.verdict['verdict']}")
-    for method, stats in outcome.verdict["methods"].items():
+          f"verdict: {verdict['verdict']} ({coverage_text(verdict)})")
+    for method, stats in verdict["methods"].items():
         if method in outcome.unavailable:
             print(f"  {method}: not run (unavailable for this model) -> n/a")
             continue
         rate = "n/a" if stats["flag_rate"] is None else f"{stats['flag_rate']:.0%}"
-        print(f"  {method}: flagged {stats['flagged']} of "
-              f"{stats['images'] - stats['errors'] - stats['undefined']} judged ({rate}), "
-              f"{stats['undefined']} undefined (no mask or an all-zero map) -> {stats['verdict']}")
+        print(f"  {method}: flagged {stats['flagged']} of {stats['judged']} judged ({rate}), "
+              f"{stats['undefined']} undefined (no mask or an all-zero map) -> "
+              f"{stats['verdict']} ({coverage_text(stats)})")
     if atlas is not None:
         from leakview.commands.atlas_cmd import print_atlas
 
@@ -123,9 +141,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"atlas ({method}) of {result.images} images -> "
                   f"{atlas.path(atlas.figure, method, methods)}")
             print_atlas(result)
-    if args.fail_on_leak and outcome.verdict["verdict"] == "leak":
+    if not verdict["coverage_ok"]:
+        rule = job.rule()
+        print(f"warning: the verdict rests on too few images ({coverage_text(verdict)}; "
+              f"the rule: --min-judged {rule.min_judged}, --min-judged-share "
+              f"{rule.min_judged_share:g})", file=sys.stderr)
+    return gate_status(verdict) if args.fail_on_leak else 0
+
+
+def gate_status(verdict: Mapping[str, Any]) -> int:
+    """The exit status of ``--fail-on-leak`` for a folder verdict: :data:`EXIT_LEAK` for a
+    leak (however few images it rests on), :data:`EXIT_TOO_FEW_JUDGED` for any other verdict
+    that rests on too few judged images (undetermined included), else 0: the gate passes only
+    on an ok it can trust."""
+    if verdict["verdict"] == "leak":
         return EXIT_LEAK
-    return 0
+    return 0 if verdict["coverage_ok"] else EXIT_TOO_FEW_JUDGED
 
 
 def run_merge(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The folder-analysis panel: methods to scan, Analyze / Cancel / Export buttons, the folder
-verdict, and two tabs: the per-class summary (``report.summarize`` output, shown as it is) and
-the class atlas (:mod:`leakview.atlas`: the mean attribution map per predicted class, drawn by
-``atlas_figure.class_panel``, with the hot-spot flag of each class). The ticked methods are the
-window's ``AppState.methods``."""
+verdict with the number of images it rests on ("judged N of M", and "too few" under the rule's
+``min_judged`` / ``min_judged_share``: see :mod:`leakview.verdict`), and two tabs: the
+per-class summary (``report.summarize`` output, shown as it is) and the class atlas
+(:mod:`leakview.atlas`: the mean attribution map per predicted class, drawn by
+``atlas_figure.class_panel``, with the hot-spot flag of each class). The ticked methods are
+the window's ``AppState.methods``."""
 
 from __future__ import annotations
 
@@ -37,14 +39,17 @@ from leakview.atlas_figure import class_panel
 from leakview.attribution import METHODS
 from leakview.gui.availability import mark_available
 from leakview.gui.inspector import fmt
-from leakview.verdict import LEAK, OK
+from leakview.verdict import LEAK, OK, VerdictRule, coverage, coverage_text
 
 VERDICT_STYLE = {
     LEAK: "background: #c62828; color: white;",
     OK: "background: #2e7d32; color: white;",
 }
-SUMMARY_COLUMNS = ("class", "method", "images", "errors", "mass_in_mask", "flag rate",
-                   "accuracy")
+#: An ok that rests on too few images is no pass: amber, not green.
+TOO_FEW_STYLE = "background: #ef6c00; color: white;"
+UNDECIDED_STYLE = "background: #757575; color: white;"
+SUMMARY_COLUMNS = ("class", "method", "images", "errors", "judged", "mass_in_mask",
+                   "flag rate", "accuracy")
 VERDICT_BASE_STYLE = "font-size: 15px; font-weight: bold; padding: 6px;"
 NOT_ANALYSED = "Not analysed yet"
 
@@ -167,30 +172,42 @@ class FolderPanel(QWidget):
 
     def show_summary(self, summary: Mapping[str, Any], complete: bool, images: int,
                      total: int) -> None:
+        """Show a folder summary (``report.summarize``) of ``images`` analysed of ``total``
+        (fewer after Cancel: the coverage is then counted against all ``total``)."""
         verdict = summary["verdict"]
+        rule = VerdictRule(**summary.get("rule", {}))
+        covered = (summary if complete
+                   else coverage(summary["judged"], max(total, summary["images"]), rule))
         suffix = "" if complete else f" (partial: {images}/{total})"
-        self.verdict.setText(f"Verdict: {verdict.upper()}{suffix}")
-        self.verdict.setStyleSheet(VERDICT_BASE_STYLE + " "
-                                   + VERDICT_STYLE.get(verdict, "background: #757575; "
-                                                                "color: white;"))
-        rule = summary.get("rule", {})
+        self.verdict.setText(f"Verdict: {verdict.upper()} ({coverage_text(covered)}){suffix}")
+        style = VERDICT_STYLE.get(verdict, UNDECIDED_STYLE)
+        if verdict == OK and not covered["coverage_ok"]:
+            style = TOO_FEW_STYLE
+        self.verdict.setStyleSheet(VERDICT_BASE_STYLE + " " + style)
+        self.verdict.setToolTip(
+            f"Judged: images with a mask and a defined leak flag. A verdict needs at least "
+            f"{rule.min_judged} judged images (or all, if fewer) and {rule.min_judged_share:.0%}"
+            f" of them; below that it rests on too few images"
+            + ("" if covered["coverage_ok"] else
+               " — draw or import more masks before trusting it") + ".")
         lines = []
         for method, stats in summary.get("methods", {}).items():
-            judged = stats["images"] - stats["errors"] - stats["undefined"]
             rate = "n/a" if stats["flag_rate"] is None else f"{stats['flag_rate']:.0%}"
-            lines.append(f"<b>{method}</b>: flagged {stats['flagged']} of {judged} judged "
-                         f"({rate}), {stats['undefined']} without mask/undefined, "
+            lines.append(f"<b>{method}</b>: {coverage_text(stats)}, flagged {stats['flagged']} "
+                         f"({rate}); {stats['undefined']} without mask/undefined, "
                          f"{stats['errors']} errors → {stats['verdict']}")
         lines.append(f"<span style='color: gray'>leak flag when the top-5% share &lt; "
-                     f"{rule.get('min_topk_share', '')}; folder leak when ≥ "
-                     f"{rule.get('max_flag_rate', 0):.0%} of judged images are flagged</span>")
+                     f"{rule.min_topk_share}; folder leak when ≥ {rule.max_flag_rate:.0%} of "
+                     f"judged images are flagged; a verdict needs ≥ max({rule.min_judged}, "
+                     f"{rule.min_judged_share:.0%}) of the images judged</span>")
         self.details.setText("<br>".join(lines))
         entries = summary.get("per_class", [])
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
             values = (entry["label"], entry["method"], str(entry["images"]),
-                      str(entry["errors"]), fmt(entry["mean_mass_in_mask"]),
-                      fmt(entry["flag_rate"]), fmt(entry["accuracy"]))
+                      str(entry["errors"]), str(entry["judged"]),
+                      fmt(entry["mean_mass_in_mask"]), fmt(entry["flag_rate"]),
+                      fmt(entry["accuracy"]))
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.set_exportable(True)

@@ -3,8 +3,15 @@ nothing is decoded) behind a QSortFilterProxyModel.
 
 Columns: name, true label (``images.true_label`` with the model's classes), prediction and
 confidence, mask present (checked lazily, only for rows Qt asks about), and a coloured badge of
-the chosen method's ``mass_in_mask`` / leak flag once known (from the image's own overlap rows
-or from "Analyze folder"). 10,000 rows show at once: every cell is computed on demand.
+the chosen method's top-k share in the mask (``topk_intersection``, the metric the leak rule
+judges) once known (from the image's own overlap rows or from "Analyze folder"); its colour is
+the rule's verdict on that same value (:func:`leakview.verdict.leak_flag` under the state's
+rule). 10,000 rows show at once: every cell is computed on demand.
+
+Names are elided folder first (:func:`elide_name`, painted by :class:`NameDelegate`), so that
+twins such as ``corn/hd_truck_0001.jpg`` and ``corn/vga_truck_0001.jpg`` stay distinguishable
+in a narrow list; the tooltip has the whole relative name. The name column fills the list
+until the user drags its edge (then it keeps the width chosen, and the list scrolls sideways).
 
 The folder and the masks root are the window's :class:`leakview.appstate.AppState`'s; a new
 masks root re-checks the Mask column.
@@ -17,15 +24,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -36,6 +55,7 @@ from leakview.attribution import METHODS
 from leakview.csvio import parse_number
 from leakview.images import relative_name, true_label
 from leakview.masks import mask_path
+from leakview.verdict import leak_flag, topk_threshold
 
 COLUMNS = ("Image", "Label", "Prediction", "Mask", "Badge")
 NAME, LABEL, PREDICTED, MASK, BADGE = range(len(COLUMNS))
@@ -43,6 +63,15 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 LEAK_BG, OK_BG, UNDEFINED_BG, ERROR_BG = (QColor(239, 83, 80), QColor(102, 187, 106),
                                           QColor(158, 158, 158), QColor(255, 167, 38))
+
+
+@dataclass(frozen=True)
+class BadgeResult:
+    """What the badge of one (image, method) needs: the judged metric and the mask area."""
+
+    topk_share: float | None       #: ``topk_intersection``
+    mask_area: float | None        #: ``mask_area_frac``
+    error: str = ""
 
 
 @dataclass
@@ -54,7 +83,7 @@ class ImageRow:
     confidence: float | None = None
     has_mask: bool | None = None     # None = not checked yet
     error: str = ""
-    results: dict[str, tuple[float | None, int | None, str]] = field(default_factory=dict)
+    results: dict[str, BadgeResult] = field(default_factory=dict)
 
 
 class ImageTableModel(QAbstractTableModel):
@@ -66,6 +95,8 @@ class ImageTableModel(QAbstractTableModel):
         self.classes: Sequence[str] = ()
         self.badge_method = "saliency"
         state.events.masks_root.connect(self.refresh_masks)
+        state.events.rule.connect(lambda *_: self._changed_all(BADGE))
+        state.events.topk_fraction.connect(lambda *_: self._changed_all(BADGE))
 
     # -- content ---------------------------------------------------------------------------
     def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
@@ -133,11 +164,34 @@ class ImageTableModel(QAbstractTableModel):
             row.predicted = str(first["predicted"])
             row.confidence = parse_number(first.get("confidence"))
         for result in rows:
-            flag = parse_number(result.get("leak_flag"))
-            row.results[str(result["method"])] = (
-                parse_number(result.get("mass_in_mask")), None if flag is None else int(flag),
-                str(result.get("error") or ""))
+            row.results[str(result["method"])] = BadgeResult(
+                parse_number(result.get("topk_intersection")),
+                parse_number(result.get("mask_area_frac")), str(result.get("error") or ""))
         self._row_changed(number)
+
+    def badge_flag(self, result: BadgeResult) -> int | None:
+        """The leak flag of the badge's value under the state's rule (1, 0, None)."""
+        return leak_flag({"topk_intersection": result.topk_share,
+                          "mask_area_frac": result.mask_area}, self.state.rule,
+                         self.state.topk_fraction)
+
+    def badge_tooltip(self, result: BadgeResult) -> str:
+        """Which metric the badge shows, its value and the threshold it is judged against."""
+        method = METHODS[self.badge_method].label if self.badge_method in METHODS \
+            else self.badge_method
+        top = f"top-{self.state.topk_fraction:.0%}"
+        if result.error and result.topk_share is None:
+            return f"{method}: {result.error}"
+        if result.topk_share is None:
+            return f"{method}: {top} share in the mask undefined (no mask, or an all-zero map)"
+        text = f"{method}: {top} share in the mask (topk_intersection) {result.topk_share:.2f}"
+        threshold = topk_threshold(result.mask_area, self.state.rule, self.state.topk_fraction)
+        if threshold is not None:
+            text += f"; leak below {threshold:.2f}"
+            if threshold < self.state.rule.min_topk_share:
+                text += (f" ({self.state.rule.min_topk_share:g} of the share a mask of "
+                         f"{result.mask_area:.1%} can hold)")
+        return text
 
     def refresh_masks(self) -> None:
         for row in self.rows:
@@ -174,7 +228,9 @@ class ImageTableModel(QAbstractTableModel):
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole \
                 and section == BADGE:
-            return "mass_in_mask of the chosen method; red = leak flag, green = no leak"
+            return (f"top-{self.state.topk_fraction:.0%} share in the mask (topk_intersection) "
+                    f"of the chosen method, the metric the leak rule judges; red = below the "
+                    f"rule's threshold (leak), green = not, grey = undefined")
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
@@ -199,11 +255,10 @@ class ImageTableModel(QAbstractTableModel):
             if column == MASK:
                 return "✓" if self._has_mask(row) else ""
             if column == BADGE and result is not None:
-                mass, flag, error = result
-                if error and mass is None:
+                if result.error and result.topk_share is None:
                     return "error"
-                text = "–" if mass is None else f"{mass:.2f}"
-                return text + (" LEAK" if flag == 1 else "")
+                text = "–" if result.topk_share is None else f"{result.topk_share:.2f}"
+                return text + (" LEAK" if self.badge_flag(result) == 1 else "")
             return None
         if role == SORT_ROLE:
             if column == NAME:
@@ -214,22 +269,114 @@ class ImageTableModel(QAbstractTableModel):
             if column == MASK:
                 return int(self._has_mask(row))
             if column == BADGE:
-                return -1.0 if result is None or result[0] is None else result[0]
+                return -1.0 if result is None or result.topk_share is None \
+                    else result.topk_share
             return self.data(index, Qt.ItemDataRole.DisplayRole) or ""
         if role == Qt.ItemDataRole.BackgroundRole and column == BADGE and result is not None:
-            mass, flag, error = result
-            if error and mass is None:
+            if result.error and result.topk_share is None:
                 return ERROR_BG
-            return {1: LEAK_BG, 0: OK_BG}.get(flag, UNDEFINED_BG)
+            return {1: LEAK_BG, 0: OK_BG}.get(self.badge_flag(result), UNDEFINED_BG)
         if role == Qt.ItemDataRole.ForegroundRole and column == BADGE and result is not None:
             return QColor(255, 255, 255)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (MASK, BADGE):
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == BADGE and result is not None:
+                return self.badge_tooltip(result)
             if row.error:
                 return f"{row.name}: {row.error}"
             return row.name
         return None
+
+
+def elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
+    """``name`` (a ``/``-separated relative name) as it fits ``width`` pixels: whole; else with
+    its folders dropped first, outermost first (``…/hd_truck_0001.jpg``, the file name whole);
+    else the file name alone, without its extension (the part images share most) and elided in
+    the middle, which keeps both ends, where twins differ (``hd_…0001`` / ``vga…0001``). A
+    width of 0 or less (no room known) keeps the name."""
+    if width <= 0 or metrics.horizontalAdvance(name) <= width:
+        return name
+    folders = name.split("/")
+    file = folders.pop()
+    for first in range(1, len(folders) + 1):   # whole folders go, the outermost first
+        shortened = "/".join(["…", *folders[first:], file])
+        if metrics.horizontalAdvance(shortened) <= width:
+            return shortened
+    if metrics.horizontalAdvance(file) <= width:
+        return file
+    stem = file.rsplit(".", 1)[0] if "." in file.lstrip(".") else file
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideMiddle, width)
+
+
+class NameDelegate(QStyledItemDelegate):
+    """Paints names elided by :func:`elide_name` (for the text room the style gives the cell);
+    size hints measure the whole name, so that fitting the column to its contents shows it."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._measuring = False
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        if not self._measuring:
+            option.text = elide_name(option.text, option.fontMetrics, text_room(option))
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex):  # noqa: N802
+        self._measuring = True
+        try:
+            return super().sizeHint(option, index)
+        finally:
+            self._measuring = False
+
+
+def text_room(option: QStyleOptionViewItem) -> int:
+    """The width the style draws an item's text in (its text rectangle less the margins
+    QCommonStyle leaves on both sides), as Qt elides it."""
+    widget = option.widget
+    style = widget.style() if widget is not None else QApplication.style()
+    rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, option, widget)
+    margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+    return rect.width() - 2 * margin
+
+
+class NameColumnFit(QObject):
+    """The name column fills what the other columns leave of the list, until the user drags
+    its edge (or double-clicks it): from then on it keeps the width chosen."""
+
+    MIN_WIDTH = 60
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.chosen = False
+        self._fitting = False
+        view.viewport().installEventFilter(self)
+        view.horizontalHeader().sectionResized.connect(self._resized)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        if self.chosen:
+            return
+        others = sum(self.view.columnWidth(column) for column in range(1, len(COLUMNS)))
+        self._fitting = True
+        try:
+            self.view.setColumnWidth(NAME, max(self.MIN_WIDTH,
+                                               self.view.viewport().width() - others))
+        finally:
+            self._fitting = False
+
+    def _resized(self, column: int, old: int, new: int) -> None:
+        if self._fitting:
+            return
+        if column == NAME:
+            self.chosen = True
+        else:
+            self.fit()
 
 
 class ImageFilter(QSortFilterProxyModel):
@@ -275,7 +422,8 @@ class ImageList(QWidget):
         self.badge = QComboBox()
         for method, info in METHODS.items():
             self.badge.addItem(info.label, method)
-        self.badge.setToolTip("Method whose mass_in_mask / leak flag the badge shows")
+        self.badge.setToolTip("Method whose top-5% share in the mask (the metric the leak "
+                              "rule judges) the badge shows")
         self.badge.currentIndexChanged.connect(
             lambda _: self.model.set_badge_method(self.badge.currentData()))
         top.addWidget(self.badge)
@@ -291,9 +439,10 @@ class ImageList(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
+        for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        self.view.setItemDelegateForColumn(NAME, NameDelegate(self.view))
+        self.name_fit = NameColumnFit(self.view)
         for column, width in ((LABEL, 62), (PREDICTED, 92), (MASK, 36), (BADGE, 70)):
             self.view.setColumnWidth(column, width)
         self.view.setAlternatingRowColors(True)
