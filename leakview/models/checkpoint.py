@@ -87,8 +87,8 @@ def read_checkpoint(path: Path) -> Any:
         # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
         raise ModelLoadError(
             path,
-            f"refused: the file {refusal_reason(refused[0])}, and leakview never runs pickled code, "
-            "which could execute anything. Re-save the model as a leakview bundle "
+            f"refused: the file {refusal_reason(refused[0])}, and leakview never runs pickled "
+            "code, which could execute anything. Re-save the model as a leakview bundle "
             "(leakview.models.save_bundle) or as .safetensors from a trusted environment.",
         ) from None
     except PermissionError:

@@ -55,10 +55,9 @@ class FolderController:
             self.notify(f"Cannot open folder {given}: {error}", "error")
             return False
         self.store.flush()
-        self.analysis.reset()
-        self.session.set_folder(root)      # the state's folder (the settings save it)
-        self.masks.detach()
-        self.canvas.clear()
+        # the state's folder: everything holding the previous folder's results listens to
+        # it and forgets them (analysis, session, image and panels); the settings save it
+        self.session.set_folder(root)
         model = self.state.model
         self.image_list.set_images(paths, model.classes if model is not None else ())
         if problems:
