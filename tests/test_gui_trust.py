@@ -212,6 +212,30 @@ def test_a_lime_run_in_the_background_shows_again_and_cancels_from_the_status_ba
     assert "lime" not in window.session.attributions and "lime" not in window.session.running
 
 
+def test_one_lime_run_at_most_goes_on_in_the_background(qtbot, make_window, folder,
+                                                       tiny_model):
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window)
+    window.results.lime_form.set_values({"samples": 20000, "batch_size": 50})
+    key(qtbot, window.canvas, Qt.Key.Key_L)
+    qtbot.waitUntil(lambda: lime_running(window), timeout=10000)
+    first = window.session.running["lime"]
+    key(qtbot, window.canvas, Qt.Key.Key_D)
+    wait_layer(qtbot, window)
+    key(qtbot, window.canvas, Qt.Key.Key_L)                      # LIME on cat_1 too
+    second = window.session.running["lime"]
+    assert second is not first and window.session.layers.background.job is first
+    key(qtbot, window.canvas, Qt.Key.Key_D)                      # cat_1's run leaves too
+    wait_layer(qtbot, window)
+    assert first.cancelled and not second.should_stop()
+    assert window.session.layers.background.job is second
+    assert window.session.lime_runs() == ["cat/cat_1.png"]
+    assert any("LIME for cat/cat_0.png stopped" in text for _, text in window.messages.history)
+    qtbot.waitUntil(lambda: window.status.cancel.isEnabled(), timeout=5000)
+    qtbot.mouseClick(window.status.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.lime_runs() == [], timeout=30000)
+
+
 # -- 7. quitting with work in progress asks ------------------------------------------------------
 def answer_quit_box(qtbot, answer: str, seen: list[str]) -> None:
     """Click ``answer`` in the quit box as soon as it is up (its text goes to ``seen``)."""
