@@ -176,8 +176,8 @@ class MainWindow(QMainWindow):
             self.image_list, self.masks, self.layers, self.messages, notify,
             self.setWindowTitle, self)
         self.folders = FolderController(
-            state, session, self.analysis, self.store, self.masks, self.image_list,
-            self.canvas, self.settings, self.recent_folders_menu, notify, self)
+            state, session, self.store, self.image_list, self.settings,
+            self.recent_folders_menu, notify, self)
         self.models = ModelController(
             state, session, self.analysis, self.results, self.image_list, self.canvas,
             self.settings, self.menus["&Model"], actions["open_model"], self.messages,

@@ -9,10 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from leakview.appstate import AppState
 from leakview.gui.actions import Handlers
-from leakview.gui.analysis import FolderAnalysis
-from leakview.gui.controllers.masks import MaskController
 from leakview.gui.image_list import ImageList
-from leakview.gui.image_view import ImageCanvas
 from leakview.gui.mask_doc import MaskStore
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
@@ -26,11 +23,8 @@ class FolderController:
 
     state: AppState
     session: Session
-    analysis: FolderAnalysis
     store: MaskStore
-    masks: MaskController
     image_list: ImageList
-    canvas: ImageCanvas
     settings: AppSettings
     recent_menu: QMenu
     notify: Notify
