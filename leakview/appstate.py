@@ -50,7 +50,8 @@ class AppState:
     masks_root: Path | None = None
     """Where masks live; None = ``ROOT/.leakview/masks``."""
     model_path: str = ""
-    """The model file last asked for (loaded or not)."""
+    """The model file being loaded, else the one ``model`` was loaded from (a file that
+    fails to load leaves both as they were)."""
     model: LoadedModel | None = None
     """The loaded model, None while none is (or it failed to load)."""
     rule: VerdictRule = field(default_factory=VerdictRule)
@@ -70,6 +71,14 @@ class AppState:
 
     events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(
         equality_operators={"model": operator.is_})
+
+    def open_folder(self, root: Path) -> None:
+        """``root`` is opened (again): ``root`` emits even for the folder already open (it
+        passes through None), so that everything holding the previous folder's results --
+        the analysis, the images' documents and layers, the panels -- forgets them."""
+        self.image = None
+        self.root = None
+        self.root = Path(root).absolute()
 
     def clear_results(self) -> None:
         """Forget the folder-analysis results (a new folder or model)."""

@@ -39,8 +39,11 @@ def test_settings_load_into_the_state_and_save_its_changes(qapp, settings, tmp_p
     assert state.methods == ("gradcam", "lime")
 
     state.root = tmp_path / "images"
-    state.model_path = str(tmp_path / "a.pt")
+    state.model_path = str(tmp_path / "a.pt")    # asked for: remembered once it loaded
+    assert AppSettings(settings.store).last_model == ""
+    state.model = object()                         # what the model loader sets
     state.model_path = str(tmp_path / "b.pt")
+    state.model = object()
     state.rule = VerdictRule(0.6, 0.7)
     state.methods = ("saliency",)
     reread = AppSettings(settings.store)

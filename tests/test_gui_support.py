@@ -83,6 +83,7 @@ def make_window(qtbot, settings):
     yield make
     for window in windows:
         if window.isVisible():
+            window.ask_before_quit = False   # the test is over: nothing to ask
             window.close()
 
 

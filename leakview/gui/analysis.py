@@ -14,7 +14,9 @@ writer and columns.
 The folder, model, masks root, rule and top-k fraction come from the window's
 :class:`leakview.appstate.AppState`, and the rows and summary go there (``state.rows``,
 ``state.summary``). A new rule in the state re-judges a finished analysis at once;
-:meth:`FolderAnalysis.reset` (a new folder or model) drops a running one and its results.
+:meth:`FolderAnalysis.reset` drops a running one and its results: it runs whenever the state's
+folder changes (``AppState.open_folder``: another folder, or the same one opened again) and
+when a new model is loaded.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class FolderAnalysis(QObject):
         self.atlases: dict[str, Atlas] = {}
         self._run = 0
         state.events.rule.connect(self._rule_changed)
+        state.events.root.connect(self.reset)   # another folder: none of these results
 
     # -- the results, kept in the state ---------------------------------------------------
     @property

@@ -1,21 +1,34 @@
 """The model's work on the image on screen: its prediction and one attribution job per
-method (``attribution.explain``), with finished results kept in a :class:`ResultCache`."""
+method (``attribution.explain``), with finished results kept in a :class:`ResultCache`.
+
+LIME, the one long run a user starts by hand, is never thrown away when the user moves on:
+it runs on its own lane (``lime``) with its own hook-free copy of the model (so the next
+image's prediction and maps never wait for it, and no Grad-CAM hook sees its batches); when
+the image on screen changes it goes on *in the background* (at most one such run: a second
+one leaving the screen stops the older), its result is cached under its image, model and
+class, and coming back shows it (or, still running, its progress) without recomputing. It
+stops only when cancelled (LIME's Cancel, the status bar's), for another model or folder.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from leakview.attribution import METHODS, Attribution, explain
+from leakview.attribution import METHODS, Attribution, explain, resolve_options
 from leakview.gui.result_cache import ResultCache
 from leakview.gui.session_signals import SessionSignals, ShownImage
 from leakview.gui.workers import Job, JobRunner, Progress
 from leakview.models import LoadedModel
+from leakview.models.loaded import HOOKS
 
 PREDICT = "__predict__"     # the cache key's "method" of the prediction
+BACKGROUND = "lime"
+"""The method whose runs go on in the background when the image changes."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,43 @@ class LayerSubject:
         return (str(self.shown.path), self.model_generation, self.target, method)
 
 
+@dataclass(eq=False)
+class BackgroundRun:
+    """A LIME run and the image it is for: ``generation`` is the one it shows on (None: in
+    the background); ``provisional`` its latest partial map."""
+
+    job: Job
+    subject: LayerSubject
+    options: dict[str, Any]
+    generation: int | None
+    provisional: Attribution | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return str(self.subject.shown.path)
+
+
+def hook_free_copy(model: LoadedModel) -> LoadedModel:
+    """A copy of ``model`` for LIME on its own thread: no forward or backward hook of the
+    original (a Grad-CAM running meanwhile) comes with it. A model that cannot be copied and
+    takes no hooks anyway (ONNX) is shared: its forward passes are independent."""
+    try:
+        twin = copy.deepcopy(model)
+    except Exception:
+        if HOOKS in model.unavailable:
+            return model
+        raise
+    modules = getattr(twin.module, "modules", None)
+    for module in modules() if callable(modules) else ():
+        for name in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                     "_backward_pre_hooks", "_forward_hooks_with_kwargs",
+                     "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called"):
+            hooks = getattr(module, name, None)
+            if hasattr(hooks, "clear"):
+                hooks.clear()
+    return twin
+
+
 class LayerJobs:
     """The prediction and the layers of the image on screen: :attr:`probabilities`,
     :attr:`attributions` (finished, by method) and :attr:`running` (jobs, by method).
@@ -42,20 +92,76 @@ class LayerJobs:
     A job whose generation is no longer ``current`` stops and its result is dropped."""
 
     def __init__(self, runner: JobRunner, signals: SessionSignals, cache: ResultCache,
-                 current: Callable[[int], bool], changed: Callable[[], None]) -> None:
+                 current: Callable[[int], bool], changed: Callable[[], None],
+                 model_now: Callable[[], LoadedModel | None] = lambda: None) -> None:
         self.runner = runner
         self.signals = signals
         self.cache = cache
         self.probabilities: np.ndarray | None = None
         self.attributions: dict[str, Attribution] = {}
         self.running: dict[str, Job] = {}
+        self.shown_run: BackgroundRun | None = None
+        """The LIME run of the image on screen."""
+        self.background: BackgroundRun | None = None
+        """The LIME run going on for an image no longer on screen."""
         self._current = current
         self._changed = changed
+        self._model_now = model_now
+        self._twin: tuple[LoadedModel, LoadedModel] | None = None   # (model, its copy)
 
     def reset(self) -> None:
-        """A new generation: no layers yet, none running."""
+        """A new generation: no layers yet, none running; a LIME run of the image that was
+        on screen goes on in the background (stopping an older background run)."""
+        run, self.shown_run = self.shown_run, None
+        if run is not None and not run.job.should_stop():
+            self._to_background(run)
         self.attributions = {}
         self.running = {}
+
+    def forget(self) -> None:
+        """Another folder: stop every LIME run (on screen or in the background)."""
+        for run in (self.shown_run, self.background):
+            if run is not None:
+                run.job.cancel()
+        self.shown_run = self.background = None
+        self._twin = None
+
+    def _to_background(self, run: BackgroundRun) -> None:
+        older = self.background
+        if older is not None and older is not run and not older.job.should_stop():
+            older.job.cancel()
+            self.signals.message.emit(
+                f"LIME for {older.subject.shown.name} stopped: LIME for "
+                f"{run.subject.shown.name} goes on in the background (one at a time)")
+        run.generation = None
+        run.job.label = f"LIME for {run.subject.shown.name} (in the background)"
+        self.background = run
+        self.runner.activityChanged.emit()
+
+    def _attach(self, subject: LayerSubject) -> None:
+        """The image of the background run is on screen again: it shows there."""
+        run = self.background
+        if run is None or run.subject.cache_key(BACKGROUND) != subject.cache_key(BACKGROUND) \
+                or run.job.should_stop():
+            return
+        self.background = None
+        run.generation = subject.generation
+        run.job.label = f"{METHODS[BACKGROUND].label} for {subject.shown.name}"
+        self.shown_run = run
+        self.running[BACKGROUND] = run.job
+        self.signals.layerStarted.emit(BACKGROUND)
+        if run.provisional is not None:
+            self.signals.layerReady.emit(BACKGROUND, run.provisional, True, run.key,
+                                         subject.generation)
+        self.runner.activityChanged.emit()
+
+    def _lime_model(self, model: LoadedModel) -> LoadedModel:
+        """The LIME lane's copy of ``model`` (made there, once per model)."""
+        twin = self._twin
+        if twin is None or twin[0] is not model:
+            twin = (model, hook_free_copy(model))
+            self._twin = twin
+        return twin[1]
 
     def _stale_after(self, generation: int) -> Callable[[], bool]:
         return lambda: not self._current(generation)
@@ -89,6 +195,7 @@ class LayerJobs:
                 self.signals.layerReady.emit(method, attribution, False, key, generation)
         if self.attributions:
             self._changed()
+        self._attach(subject)
         for method in methods:
             self.compute(subject, method)
 
@@ -100,9 +207,14 @@ class LayerJobs:
         if method in self.attributions and options is None:
             return None
         if method in self.running and not self.running[method].should_stop():
-            if options is None:
+            run = self.shown_run if method == BACKGROUND else None
+            if options is None or (run is not None and run.job is self.running[method]
+                                   and resolve_options(method, options)
+                                   == resolve_options(method, run.options)):
                 return self.running[method]
             self.running[method].cancel()
+        if method == BACKGROUND:
+            return self._start_background(subject, dict(options or {}))
         model, shown, generation, target = (subject.model, subject.shown, subject.generation,
                                             subject.target)
         key = str(shown.path)
@@ -142,6 +254,75 @@ class LayerJobs:
                   stale=self._stale_after(generation), visible=True, cancellable=long,
                   on_done=finished, on_progress=on_progress, on_error=failed,
                   on_cancel=cancelled)
+        self.running[method] = job
+        self.signals.layerStarted.emit(method)
+        return self.runner.submit(job)
+
+    def _start_background(self, subject: LayerSubject, options: dict[str, Any]) -> Job:
+        """LIME on its lane and model copy, for ``subject``'s image wherever the user goes
+        (see the module docstring); stale only once the window's model is another one."""
+        method, model, shown = BACKGROUND, subject.model, subject.shown
+        cache_key = subject.cache_key(method)
+
+        def work(ctx) -> Attribution:
+            local = self._lime_model(model)
+            return explain(local, shown.pixels, method, target=subject.target,
+                           progress=lambda done, total, provisional: ctx.progress(
+                               done, total, provisional),
+                           should_stop=ctx.should_stop, **options)
+
+        def shown_generation() -> int | None:
+            generation = run.generation
+            return generation if generation is not None and self._current(generation) \
+                else None
+
+        def on_progress(progress: Progress) -> None:
+            if progress.detail is None or progress.done >= progress.total:
+                return
+            run.provisional = progress.detail
+            generation = shown_generation()
+            if generation is not None:
+                self.signals.layerReady.emit(method, progress.detail, True, run.key,
+                                             generation)
+
+        def ended() -> int | None:
+            """The run is over: no longer on screen or in the background; the generation
+            it shows on (None: it was in the background, or replaced by another run)."""
+            shown = self.shown_run is run
+            if shown:
+                self.shown_run = None
+                if self.running.get(method) is job:
+                    self.running.pop(method, None)
+            if self.background is run:
+                self.background = None
+            return shown_generation() if shown else None
+
+        def finished(attribution: Attribution) -> None:
+            self.cache.remember(cache_key, attribution)
+            generation = ended()
+            if generation is not None:
+                self.attributions[method] = attribution
+                self.signals.layerReady.emit(method, attribution, False, run.key, generation)
+                self._changed()
+
+        def failed(reason: str) -> None:
+            if ended() is not None:
+                self.signals.layerFailed.emit(method, reason)
+            else:
+                self.signals.message.emit(f"LIME for {shown.name} failed: {reason}")
+
+        def cancelled() -> None:
+            if ended() is not None:
+                self.signals.layerCancelled.emit(method)
+
+        job = Job(work, f"{METHODS[method].label} for {shown.name}", lane="lime",
+                  stale=lambda: self._model_now() is not model, visible=True,
+                  cancellable=True, on_done=finished, on_progress=on_progress,
+                  on_error=failed, on_cancel=cancelled)
+        run = BackgroundRun(job, subject, options, subject.generation)
+        if self.shown_run is not None:
+            self.shown_run.job.cancel()
+        self.shown_run = run
         self.running[method] = job
         self.signals.layerStarted.emit(method)
         return self.runner.submit(job)

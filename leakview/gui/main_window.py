@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QStackedWidget,
     QToolBar,
@@ -80,6 +81,10 @@ class MainWindow(QMainWindow):
         self.canary = CanaryRun(self.runner, self)
         self.undo_group = QUndoGroup(self)
         self._closing = False
+        self.ask_before_quit = True
+        """Closing with work that would be lost asks first (:meth:`unfinished_work`)."""
+        self.quit_box: QMessageBox | None = None
+        self._quit_confirmed = False
         self._build_widgets()
         self._build_controllers(self._build_actions())
         self._connect()
@@ -175,8 +180,8 @@ class MainWindow(QMainWindow):
             self.image_list, self.masks, self.layers, self.messages, notify,
             self.setWindowTitle, self)
         self.folders = FolderController(
-            state, session, self.analysis, self.store, self.masks, self.image_list,
-            self.canvas, self.settings, self.recent_folders_menu, notify, self)
+            state, session, self.store, self.image_list, self.settings,
+            self.recent_folders_menu, notify, self)
         self.models = ModelController(
             state, session, self.analysis, self.results, self.image_list, self.canvas,
             self.settings, self.menus["&Model"], actions["open_model"], self.messages,
@@ -260,7 +265,48 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.messages.show_message(text, level)
 
+    def unfinished_work(self) -> list[str]:
+        """What quitting now would lose: a polygon being drawn, the folder analysis, LIME
+        runs, the canary."""
+        work = []
+        if self.drawing.tool == Tool.POLYGON and self.drawing.points:
+            work.append(f"the polygon being drawn ({len(self.drawing.points)} points)")
+        if self.analysis.running():
+            work.append(f"the folder analysis ({self.analysis.done}/{self.analysis.total} "
+                        f"images)")
+        work += [f"LIME for {name}" for name in self.session.lime_runs()]
+        if self.canary.running():
+            work.append("the canary run")
+        return work
+
+    def _ask_to_quit(self, work: list[str]) -> None:
+        """Quit anyway / Cancel, without blocking (the answer closes the window or not)."""
+        if self.quit_box is not None and self.quit_box.isVisible():
+            self.quit_box.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Quit leakview?",
+                          "Quitting now loses " + "; ".join(work) + ".",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("quit_box")
+        quit_button = box.addButton("Quit anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+
+        def answered() -> None:
+            self.quit_box = None
+            if box.clickedButton() is quit_button:
+                self._quit_confirmed = True
+                self.close()
+        box.finished.connect(answered)
+        self.quit_box = box
+        box.open()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self.ask_before_quit and not self._quit_confirmed:
+            work = self.unfinished_work()
+            if work:
+                event.ignore()
+                self._ask_to_quit(work)
+                return
         self._closing = True
         self.store.flush()
         self.settings.set_geometry("geometry", self.saveGeometry())

@@ -1,5 +1,6 @@
 """Loading the model off the GUI thread: the newest request wins, and the state's model is
-the one it loaded (None when it failed).
+the one it loaded. A file that fails to load changes nothing: the state keeps the model (and
+its path) it had, the layers keep working, and ``modelFailed`` says why.
 
 A file that does not say everything (:class:`leakview.models.ModelSpecNeeded`: a bare
 state_dict without its classes ...) is not a failure: the state keeps the model it had and
@@ -33,10 +34,11 @@ subclass ModelSpecNeeded): :func:`leakview.models.load_model` unless a test give
 
 
 class ModelLoader:
-    """Loads models into ``state.model``; emits ``modelChanged`` (and ``modelFailed``), then
-    calls ``loaded()``; emits ``modelSpecNeeded`` instead when the file needs the user's
-    answers. :attr:`loaded_generation` numbers the load whose model is on the state (results
-    computed by an older model are told apart by it)."""
+    """Loads models into ``state.model``; emits ``modelChanged``, then calls ``loaded()``;
+    emits ``modelFailed`` (the state as it was) when the file cannot be loaded, and
+    ``modelSpecNeeded`` when it needs the user's answers. :attr:`loaded_generation` numbers
+    the load whose model is on the state (results computed by an older model are told apart
+    by it), :attr:`loaded_path` is the path it was loaded from."""
 
     def __init__(self, state: AppState, runner: JobRunner, signals: SessionSignals,
                  loaded: Callable[[], None], load: LoadFunction = load_model) -> None:
@@ -47,13 +49,14 @@ class ModelLoader:
         self.load = load
         self.generation = 0           # the newest load asked for
         self.loaded_generation = 0    # the load whose model is state.model
+        self.loaded_path = state.model_path if state.model is not None else ""
         self._loaded = loaded
 
     def open(self, path: str, spec: ModelSpec | None = None) -> None:
-        """Load ``path`` (the state's model path at once, its model when loaded), with the
-        user's ``spec`` for a file that does not describe itself."""
+        """Load ``path`` (the state's model path at once, its model when loaded; the path of
+        the model kept when it fails), with the user's ``spec`` for a file that does not
+        describe itself."""
         path = str(path)
-        previous_path = self.state.model_path
         self.state.model_path = path
         device, load = self.device, self.load
         self.generation += 1
@@ -61,19 +64,17 @@ class ModelLoader:
 
         def done(result: LoadedModel | ModelLoadError) -> None:
             if isinstance(result, ModelLoadError):   # ask the user: nothing changes meanwhile
-                self.state.model_path = previous_path
+                self.state.model_path = self.loaded_path
                 self.signals.modelSpecNeeded.emit(path, result, spec)
                 return
+            self.loaded_path = path
             self.state.model = result
             self.loaded_generation = generation
             self.signals.modelChanged.emit(result)
             self._loaded()
 
-        def failed(reason: str) -> None:
-            self.state.model = None
-            self.loaded_generation = generation
-            self.signals.modelChanged.emit(None)
-            self._loaded()
+        def failed(reason: str) -> None:   # the working model stays, and its path
+            self.state.model_path = self.loaded_path
             self.signals.modelFailed.emit(path, reason)
 
         def work(ctx) -> LoadedModel | ModelLoadError:

@@ -49,6 +49,11 @@ class ResultCache:
             _, (_, dropped) = self._entries.popitem(last=False)
             self.nbytes -= dropped
 
+    def clear(self) -> None:
+        """Forget every result (another folder was opened)."""
+        self._entries.clear()
+        self.nbytes = 0
+
     def recall(self, key: Hashable) -> Any:
         """The value stored under ``key`` (now the most recently used), or None."""
         entry = self._entries.get(key)

@@ -81,8 +81,9 @@ class Session(SessionSignals):
                                         changed=self.schedule_overlap)
         self.models = ModelLoader(state, runner, self, loaded=self._restart_layers)
         self.layers = LayerJobs(runner, self, self.cache, self.current,
-                                changed=self.schedule_overlap)
+                                changed=self.schedule_overlap, model_now=lambda: state.model)
         self.overlap = OverlapJobs(runner, self, self.current)
+        state.events.root.connect(self._folder_changed)
         state.events.target.connect(self._restart_layers)
         state.events.rule.connect(self.schedule_overlap)
 
@@ -134,11 +135,16 @@ class Session(SessionSignals):
 
     # -- folder and images ---------------------------------------------------------------
     def set_folder(self, root: Path) -> None:
-        """A folder was opened (again): forget every image's documents and results."""
+        """Open ``root`` (again): the state's folder (see :meth:`_folder_changed`)."""
+        self.state.open_folder(root)
+
+    def _folder_changed(self) -> None:
+        """Another folder (or the same one again): forget every image's documents and
+        computed results, and stop the work for the previous folder's images."""
         self.documents.clear()
+        self.cache.clear()
+        self.layers.forget()
         self.image = None
-        self.state.image = None
-        self.state.root = Path(root).absolute()
         self._bump()
 
     def open_image(self, path: Path) -> None:
@@ -238,6 +244,12 @@ class Session(SessionSignals):
 
     def cancel(self, method: str) -> None:
         self.layers.cancel(method)
+
+    def lime_runs(self) -> list[str]:
+        """The images a LIME run goes on for (on screen or in the background)."""
+        runs = (self.layers.shown_run, self.layers.background)
+        return [run.subject.shown.name for run in runs
+                if run is not None and not run.job.should_stop()]
 
     # -- overlap metrics ---------------------------------------------------------------------
     def schedule_overlap(self) -> None:

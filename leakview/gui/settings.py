@@ -2,8 +2,8 @@
 (and how the mask is drawn), the verdict rule, the methods of "Analyze folder", window geometry.
 
 :func:`bind_settings` loads the saved rule and methods into the window's
-:class:`leakview.appstate.AppState` and saves the folder, model, rule and methods whenever
-they change there.
+:class:`leakview.appstate.AppState` and saves the folder, the model (once it loaded), rule
+and methods whenever they change there.
 
 The organisation/application names are ``leakview``/``leakview``. Tests and scripts point the
 store to a private INI file with ``$LEAKVIEW_SETTINGS`` or by passing ``path`` to
@@ -123,6 +123,14 @@ class AppSettings:
             value = [value]
         return [str(item) for item in value if str(item)][:MAX_RECENT]
 
+    def forget_model(self, path: str) -> None:
+        """``path`` failed to load: no longer the last model nor a recent one."""
+        if self.last_model == path:
+            self.set_value("last_model", "")
+        recent = self.recent("recent_models")
+        if path in recent:
+            self.store.setValue("recent_models", [item for item in recent if item != path])
+
     def push_recent(self, key: str, item: str) -> None:
         if not item:
             return
@@ -204,7 +212,9 @@ class AppSettings:
 
 def bind_settings(state: AppState, settings: AppSettings) -> None:
     """Load the saved rule and analysis methods into ``state``; then save the folder, the
-    model path (and the recent lists), the rule and the methods each time they change."""
+    model (its path, and the recent lists), the rule and the methods each time they change.
+    A model is remembered once it loaded (``state.model`` set), never when only asked for:
+    a file that fails to load must not become the model the next launch opens."""
     state.rule = settings.rule()
     state.methods = settings.analysis_methods()
 
@@ -212,12 +222,12 @@ def bind_settings(state: AppState, settings: AppSettings) -> None:
         if root is not None:
             settings.last_folder = str(root)
 
-    def model_chosen(path: str) -> None:
-        if path:
-            settings.last_model = path
-            settings.push_recent("recent_models", path)
+    def model_loaded(model: object) -> None:
+        if model is not None and state.model_path:
+            settings.last_model = state.model_path
+            settings.push_recent("recent_models", state.model_path)
 
     state.events.root.connect(folder_opened)
-    state.events.model_path.connect(model_chosen)
+    state.events.model.connect(model_loaded)
     state.events.rule.connect(settings.set_rule)
     state.events.methods.connect(settings.set_analysis_methods)

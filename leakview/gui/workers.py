@@ -11,8 +11,9 @@ thread and never for a stale job, so a late result can never land on the wrong i
 
 :class:`JobRunner` owns one single-thread pool per lane: ``model`` (interactive torch work,
 serialised so hooks and gradients never interleave), ``batch`` (folder analysis, on its own
-copy of the model), ``io`` (image decoding, metrics, figures, imports) and ``masks`` (ordered
-mask writes).
+copy of the model), ``io`` (image decoding, metrics, figures, imports), ``masks`` (ordered
+mask writes) and ``lime`` (LIME runs, on their own copy of the model, that go on in the
+background while the user looks at other images: :mod:`leakview.gui.layer_jobs`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from leakview.attribution import Cancelled
 from leakview.gui import gc_guard
 
-LANES = ("model", "batch", "io", "masks")
+LANES = ("model", "batch", "io", "masks", "lime")
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import pickletools
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,29 @@ def holds_pickle_data(path: Path) -> bool:
         return zipfile.is_zipfile(path)
     except OSError:
         return False
+
+
+_GLOBAL_NAME = re.compile(r"GLOBAL\s+([\w.]+)")
+_OPCODE = re.compile(r"Unsupported operand\s+(\d+)")
+
+
+def refusal_reason(torch_line: str) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file (``torch_line``: torch's error
+    text), in leakview's words, to follow "the file ...": the Python object or the pickle
+    instruction refused, without torch's advice on how to load the file anyway (allow-listing
+    globals, ``weights_only=False``), which leakview never does."""
+    name = _GLOBAL_NAME.search(torch_line)
+    if name:
+        return (f"holds a Python object ({name.group(1)}) that only full pickle "
+                f"could rebuild, by importing and running code")
+    opcode = _OPCODE.search(torch_line)
+    if opcode:
+        code = int(opcode.group(1))
+        known = {ord(op.code): op.name for op in pickletools.opcodes if len(op.code) == 1}
+        instruction = known.get(code, f"opcode {code}")
+        return (f"uses a pickle instruction ({instruction}) that weights-only loading does "
+                f"not run, as files written by plain pickle.dump do")
+    return "needs full pickle to load, which weights-only loading does not allow"
 
 
 def read_checkpoint(path: Path) -> Any:
@@ -62,11 +87,9 @@ def read_checkpoint(path: Path) -> Any:
         # Everything weights_only refuses arrives here, checkpoints crafted to run code included.
         raise ModelLoadError(
             path,
-            "refused: this file needs full pickle to load (it references Python objects or "
-            "uses pickle instructions that weights_only loading does not allow), and leakview "
-            "never runs pickled code, which could execute anything. Re-save it as a leakview "
-            "bundle (leakview.models.save_bundle) from a trusted environment. "
-            f"Detail: {refused[0]}",
+            f"refused: the file {refusal_reason(refused[0])}, and leakview never runs pickled "
+            "code, which could execute anything. Re-save the model as a leakview bundle "
+            "(leakview.models.save_bundle) or as .safetensors from a trusted environment.",
         ) from None
     except PermissionError:
         raise ModelLoadError(path, "permission denied") from None

@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from leakview.models.checkpoint import SUPPORTED_FORMATS
+from leakview.models.checkpoint import SUPPORTED_FORMATS, refusal_reason
 from leakview.models.checks import ModelLoadError
 
 _ENTRIES = re.compile(r"archive_format|archive_version|byteorder|\.data/version"
@@ -155,8 +155,9 @@ def _check_sample_inputs(path: Path, data: bytes) -> None:
             warnings.simplefilter("ignore")
             torch.load(io.BytesIO(data), weights_only=True)
     except Exception as error:  # torch.load raises many types on data it refuses
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise _refusal(path, f"its sample inputs need full pickle: {detail}") from None
+        # torch's own text advises how to load the data anyway: say why in leakview's words
+        raise _refusal(path, f"its sample inputs need full pickle: the data "
+                             f"{refusal_reason(str(error))}") from None
 
 
 def _check_program(path: Path, program: Any) -> None:

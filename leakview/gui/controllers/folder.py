@@ -9,10 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from leakview.appstate import AppState
 from leakview.gui.actions import Handlers
-from leakview.gui.analysis import FolderAnalysis
-from leakview.gui.controllers.masks import MaskController
 from leakview.gui.image_list import ImageList
-from leakview.gui.image_view import ImageCanvas
 from leakview.gui.mask_doc import MaskStore
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
@@ -26,11 +23,8 @@ class FolderController:
 
     state: AppState
     session: Session
-    analysis: FolderAnalysis
     store: MaskStore
-    masks: MaskController
     image_list: ImageList
-    canvas: ImageCanvas
     settings: AppSettings
     recent_menu: QMenu
     notify: Notify
@@ -55,10 +49,9 @@ class FolderController:
             self.notify(f"Cannot open folder {given}: {error}", "error")
             return False
         self.store.flush()
-        self.analysis.reset()
-        self.session.set_folder(root)      # the state's folder (the settings save it)
-        self.masks.detach()
-        self.canvas.clear()
+        # the state's folder: everything holding the previous folder's results listens to
+        # it and forgets them (analysis, session, image and panels); the settings save it
+        self.session.set_folder(root)
         model = self.state.model
         self.image_list.set_images(paths, model.classes if model is not None else ())
         if problems:

@@ -20,6 +20,7 @@ from leakview.gui.image_view import FigureCanvas, ImageCanvas
 from leakview.gui.session import Session, ShownImage
 from leakview.gui.status import MessageBar, Notify
 from leakview.gui.workers import JobRunner
+from leakview.images import relative_name
 
 FIGURE_PAGE = 1   # the stack's page of the side-by-side figure (0: the image canvas)
 
@@ -55,6 +56,7 @@ class ImageController:
         self.session.imageFailed.connect(self._image_failed)
         self.session.maskChanged.connect(self.schedule_figure)
         self.session.layerReady.connect(self.schedule_figure)
+        self.state.events.root.connect(self._folder_changed)
 
     def handlers(self) -> Handlers:
         return {"next_image": lambda: self.image_list.step(1),
@@ -73,12 +75,24 @@ class ImageController:
         self.messages.dismiss("error", "Cannot open")
         self.schedule_figure()
 
-    def _image_failed(self, path: str, reason: str) -> None:
-        if self.state.image != Path(path):
-            return
+    def _folder_changed(self) -> None:
+        """Another folder: nothing of the previous one's images stays on screen."""
+        self.figure_timer.stop()
+        self._clear()
+        self.set_title("leakview")
+
+    def _clear(self) -> None:
         self.canvas.clear()
         self.masks.detach()
         self.layers.clear()
+
+    def _image_failed(self, path: str, reason: str) -> None:
+        if self.state.image != Path(path):
+            return
+        self._clear()
+        root = self.state.root
+        name = relative_name(Path(path), root) if root is not None else Path(path).name
+        self.set_title(f"{name} (cannot open) — leakview")
         self.image_list.model.set_results(path, [{"method": "", "error": reason}])
         self.notify(f"Cannot open {Path(path).name}: {reason}", "error")
 

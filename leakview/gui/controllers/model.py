@@ -66,8 +66,7 @@ class ModelController:
         self.results.model_picker.openFolderRequested.connect(self.choose_model_folder)
         self.model_menu.aboutToShow.connect(self.fill_model_menu)
         self.session.modelChanged.connect(self._model_changed)
-        self.session.modelFailed.connect(
-            lambda path, reason: self.notify(f"Cannot load model {path}: {reason}", "error"))
+        self.session.modelFailed.connect(self._model_failed)
         self.session.modelSpecNeeded.connect(self.ask_spec)
 
     def handlers(self) -> Handlers:
@@ -75,7 +74,7 @@ class ModelController:
 
     def open_model(self, path: str | Path, spec: ModelSpec | None = None) -> None:
         """Load the model at ``path`` (again), with the user's ``spec`` for a file that does
-        not describe itself; the settings remember it."""
+        not describe itself; the settings remember it once it loaded."""
         path = str(path)
         self.session.open_model(path, spec)   # the state's model path (the settings save it)
         self.results.show_model_loading(path, self.settings.recent("recent_models"))
@@ -140,6 +139,17 @@ class ModelController:
         self.image_list.model.set_classes(model.classes if model is not None else ())
         if model is not None:
             self.messages.dismiss("error", "model")
+
+    def _model_failed(self, path: str, reason: str) -> None:
+        """``path`` cannot be loaded: the window keeps the model it had (picker, summary,
+        layers), the message bar says why, and the settings forget ``path``."""
+        self.settings.forget_model(path)
+        self.results.model_picker.set_recent(self.settings.recent("recent_models"))
+        self.results.show_model(self.state.model, self.state.model_path)
+        model = self.state.model
+        kept = (f" Still using {Path(self.state.model_path).name}." if model is not None
+                else " No model loaded.")
+        self.notify(f"Cannot load model {path}: {reason}{kept}", "error")
 
     def fill_model_menu(self) -> None:
         menu = self.model_menu
