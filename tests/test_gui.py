@@ -311,13 +311,13 @@ def test_corrupt_image_and_bad_model_show_messages(qtbot, make_window, folder, t
     bad.write_bytes(b"this is not a model")
     window.open_model(str(bad))
     qtbot.waitUntil(lambda: "Cannot load model" in window.messages.text(), timeout=10000)
-    assert window.session.model is None
-    assert not window.canvas.has_layer("saliency")
+    # a refused file changes nothing: the working model and its layers stay
+    assert window.session.model is not None and window.session.model.source == tiny_model
+    assert window.canvas.has_layer("saliency")
+    assert "Still using tiny.pt" in window.messages.text()
     window.open_model(str(tmp_path / "missing.pt"))
     qtbot.waitUntil(lambda: "missing.pt" in window.messages.text(), timeout=10000)
-    window.open_model(str(tiny_model))
-    wait_layer(qtbot, window)
-    assert window.session.model is not None
+    assert window.session.model.source == tiny_model
 
 
 def test_ten_thousand_images_list_at_once(qtbot, make_window, tmp_path, settings, monkeypatch):
