@@ -5,6 +5,11 @@ cargo masks and prints, per model and method: images flagged, mean mass_in_mask,
 concentration, and the folder verdict under the default rule:
 
     python benchmarks/demo_verdicts.py [--methods saliency,lime] [--lime-samples 1000]
+                                       [--gradcam-layer conv5]
+
+``--gradcam-layer`` runs Grad-CAM on that layer of both models instead of the automatic
+choice (``conv5`` is the last, 3 x 4, feature map of the demo's shufflenet_v2 at 96 x 128;
+the automatic choice walks back to ``stage2``, 12 x 16).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from leakview.attribution import method_names
 from leakview.csvio import read_csv
+from leakview.models import LoadedModel, load_model
 from leakview.pipeline import ScanJob, run_scan_to_files
 from leakview.resources import demo_images_dir, demo_model_path
 
@@ -29,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--methods", default=",".join(method_names()))
     parser.add_argument("--lime-samples", type=int, default=None)
+    parser.add_argument("--gradcam-layer", default="",
+                        help="Grad-CAM layer of both models (default: automatic)")
     args = parser.parse_args()
     methods = [name for name in args.methods.split(",") if name]
     print(f"{'model':<13}{'method':<22}{'flagged':>9}{'mass_in_mask':>14}{'concentration':>15}"
@@ -36,8 +44,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("clean", "leaky"):
             csv_path = Path(scratch) / f"{kind}.csv"
+            model: Path | LoadedModel = demo_model_path(kind)
+            if args.gradcam_layer:  # as a bundle's gradcam_layer would
+                model = load_model(model, device="cpu")
+                model.extra["gradcam_layer"] = args.gradcam_layer
             outcome = run_scan_to_files(ScanJob(
-                folder=demo_images_dir(), csv=csv_path, model=demo_model_path(kind),
+                folder=demo_images_dir(), csv=csv_path, model=model,
                 methods=methods, device="cpu", lime_samples=args.lime_samples, seed=0))
             rows = read_csv(csv_path)
             for method in methods:

@@ -132,6 +132,7 @@ class LayerController:
             return
         self.canvas.set_layer(method, attribution.map, attribution.signed, key, generation,
                               provisional)
+        self.canvas.set_layer_grid(method, attribution.extras.get("feature_size"))
         if provisional:
             used = attribution.extras.get("samples_used") or 0
             self.layers.set_status(method, f"{used} samples")
