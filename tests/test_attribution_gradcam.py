@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -188,3 +190,20 @@ def test_demo_model_walks_back_to_stage2_and_equals_pytorch_grad_cam_there() -> 
     assert np.abs(min_max(last.map_model) - reference).max() < 1e-4
     assert np.abs(min_max(last.map_model) - min_max(result.map_model)).max() > 0.2
     assert all(p.grad is None for p in model.module.parameters())
+
+
+def test_info_names_the_layer_grad_cam_uses(capsys) -> None:
+    from leakview.cli import main
+    from leakview.resources import demo_model_path
+
+    assert main(["info", str(demo_model_path("leaky")), "--device", "cpu"]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines()
+               if line.split()[0] == "gradcam"]
+    assert line.split(None, 1)[1] == (
+        "available (detected layer stage2, 12 x 16 cells; the last feature map, conv5, is "
+        "3 x 4: coarser than 7 x 7)")
+    assert main(["info", str(demo_model_path("leaky")), "--device", "cpu", "--json"]) == 0
+    gradcam = json.loads(capsys.readouterr().out)["methods"]["gradcam"]
+    assert gradcam == {"available": True, "layer": "stage2", "layer_source": "auto",
+                       "feature_size": [12, 16], "last_layer": "conv5",
+                       "last_feature_size": [3, 4]}

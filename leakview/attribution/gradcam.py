@@ -50,8 +50,8 @@ from leakview.attribution.gradcam_layers import (
 from leakview.attribution.saliency import grad_context
 from leakview.models import LoadedModel
 
-__all__ = ["choose_gradcam_layer", "find_gradcam_layer", "gradcam", "resolve_layer",
-           "trace_layers"]
+__all__ = ["choose_gradcam_layer", "find_gradcam_layer", "gradcam", "gradcam_layer_info",
+           "resolve_layer", "trace_layers"]
 
 
 def _layer_examples(model: LoadedModel) -> str:
@@ -80,6 +80,23 @@ def resolve_layer(model: LoadedModel, layer: str
         raise ValueError(f"{where}: no module named {name!r} in this model; layers with a "
                          f"feature-map or token-grid output include: {_layer_examples(model)}")
     return name, modules[name], source, choice
+
+
+def gradcam_layer_info(model: LoadedModel) -> dict[str, Any]:
+    """The layer Grad-CAM uses on ``model`` without a ``layer`` option (for ``leakview info``):
+    ``layer``, ``layer_source`` (``bundle`` or ``auto``), ``feature_size`` (h', w') at the
+    model's input size (None when that layer outputs no feature map) and, after a walk-back,
+    ``last_layer`` and ``last_feature_size``. Raises ValueError as :func:`gradcam` would."""
+    name, _module, source, choice = resolve_layer(model, "")
+    if choice is not None:
+        info: dict[str, Any] = {"layer": name, "layer_source": source,
+                                "feature_size": choice.grid}
+        if choice.last is not None:
+            info.update(last_layer=choice.last, last_feature_size=choice.last_grid)
+        return info
+    layouts = [event["layout"] for event in trace_layers(model) if event["name"] == name]
+    grid = layouts[-1].grid if layouts and layouts[-1] is not None else None
+    return {"layer": name, "layer_source": source, "feature_size": grid}
 
 
 def gradcam(model: LoadedModel, image: np.ndarray, target: int | None, reporter: Reporter,
