@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 MIN_CELL_SCREEN_PX = 24.0
 """The grid shows once a cell spans more than this many screen pixels (both sides)."""
-GRID_COLOR = QColor(255, 255, 255, 150)
+GRID_COLOR = QColor(255, 255, 255, 110)
 
 
 class CellGrid(QGraphicsPathItem):
