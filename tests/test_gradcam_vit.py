@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from leakview.attribution import explain, find_gradcam_layer
+from leakview.attribution.gradcam_layers import choose_gradcam_layer
 from leakview.models import LoadedModel
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -186,14 +187,17 @@ def test_a_model_without_feature_maps_or_tokens_is_refused_with_the_reason() -> 
         find_gradcam_layer(model)
 
 
-@pytest.mark.parametrize(("arch", "layer"), [("resnet18", "layer4"),
-                                             ("convnext_atto", "norm_pre")])
-def test_timm_cnn_detection_unchanged(arch: str, layer: str) -> None:
+@pytest.mark.parametrize(("arch", "layer", "finer"), [
+    ("resnet18", "layer4", "layer2"), ("convnext_atto", "norm_pre", "stages.2.downsample.0")])
+def test_timm_cnn_detection_unchanged(arch: str, layer: str, finer: str) -> None:
     """ConvNeXt's channels-last LayerNorms inside its blocks do not switch on the
-    transformer rule: the convolutional rule's choice stays (the same as before ViTs)."""
+    transformer rule: the convolutional rule's choice stays (the same as before ViTs); at
+    64 x 64 its 2 x 2 map is coarser than 7 x 7, so detection walks back to an 8 x 8 one."""
     torch.manual_seed(0)
     module = timm.create_model(arch, pretrained=False, num_classes=3).eval()
     model = LoadedModel(module=module, classes=["a", "b", "c"], input_size=(64, 64))
-    assert find_gradcam_layer(model) == layer
+    choice = choose_gradcam_layer(model)
+    assert (choice.last, choice.last_grid, choice.name, choice.grid) == (layer, (2, 2), finer,
+                                                                         (8, 8))
     result = explain(model, np.zeros((64, 64, 3), dtype=np.uint8), "gradcam", target=0)
     assert "reshape" not in result.extras and np.isfinite(result.map).all()

@@ -198,7 +198,8 @@ def test_a_torchvision_archive_runs_grad_cam_on_its_eager_twin(
     image = _images(1)[0]
     ours = explain(model, image, "gradcam", target=2)
     theirs = explain(_torch_model(original), image, "gradcam", target=2)
-    assert ours.extras["layer"] == "layer4"
+    assert ours.extras == theirs.extras  # layer1, walked back from layer4's 1 x 1 map
+    assert (ours.extras["layer"], ours.extras["last_layer"]) == ("layer1", "layer4")
     np.testing.assert_allclose(ours.map_model, theirs.map_model, rtol=1e-4, atol=1e-6)
     single = load_model(exported["single"], device="cpu")   # a graph fixed to batches of 1
     assert not any("per call" in note for note in single.notes)   # the eager twin takes any

@@ -10,8 +10,12 @@ LayerNorm output (Swin) is permuted, as pytorch-grad-cam's ``reshape_transform``
 rules are in :mod:`leakview.attribution.gradcam_layers`.
 
 Layer choice, in order: the ``layer`` option (a module name from ``named_modules()``), the
-bundle's ``gradcam_layer``, else automatic detection (:func:`find_gradcam_layer`): the last
-convolutional block for CNNs, the last block's first norm for vision transformers.
+bundle's ``gradcam_layer``, else automatic detection (:func:`choose_gradcam_layer`): the last
+convolutional block for CNNs, the last block's first norm for vision transformers. When a
+CNN's last feature map is coarser than 7 x 7 at the model's input size (shufflenet_v2 at
+96 x 128: 3 x 4), detection walks back to the deepest block output of at least 7 x 7
+(``stage2``, 12 x 16) and the extras name the layer it walked back from; token grids are
+never changed. The option and the bundle's layer are used as given.
 
 A layer named with ``layer`` that runs several times in one forward pass is hooked at its last
 call. The map is not normalised (metrics only use ratios of the positive part).
@@ -35,7 +39,9 @@ from leakview.attribution.core import (
 )
 from leakview.attribution.gradcam_layers import (
     Grid,
+    LayerChoice,
     check_hookable,
+    choose_gradcam_layer,
     find_gradcam_layer,
     layer_examples,
     layout_of,
@@ -44,7 +50,8 @@ from leakview.attribution.gradcam_layers import (
 from leakview.attribution.saliency import grad_context
 from leakview.models import LoadedModel
 
-__all__ = ["find_gradcam_layer", "gradcam", "resolve_layer", "trace_layers"]
+__all__ = ["choose_gradcam_layer", "find_gradcam_layer", "gradcam", "gradcam_layer_info",
+           "resolve_layer", "trace_layers"]
 
 
 def _layer_examples(model: LoadedModel) -> str:
@@ -54,29 +61,52 @@ def _layer_examples(model: LoadedModel) -> str:
         return ", ".join([name for name, _ in model.module.named_modules() if name][-6:])
 
 
-def resolve_layer(model: LoadedModel, layer: str) -> tuple[str, nn.Module, str]:
-    """``(name, module, source)`` where source is ``option``, ``bundle`` or ``auto``."""
+def resolve_layer(model: LoadedModel, layer: str
+                  ) -> tuple[str, nn.Module, str, LayerChoice | None]:
+    """``(name, module, source, choice)``: source is ``option``, ``bundle`` or ``auto``;
+    ``choice`` is the automatic :class:`LayerChoice` (None for the other sources)."""
     check_hookable(model)
     modules = dict(model.module.named_modules())
+    choice = None
     if layer:
         name, source = layer, "option"
     elif model.gradcam_layer:
         name, source = model.gradcam_layer, "bundle"
     else:
-        name, source = find_gradcam_layer(model), "auto"
+        choice = choose_gradcam_layer(model)
+        name, source = choice.name, "auto"
     if not name or name not in modules:
         where = "the bundle's gradcam_layer" if source == "bundle" else "option 'layer'"
         raise ValueError(f"{where}: no module named {name!r} in this model; layers with a "
                          f"feature-map or token-grid output include: {_layer_examples(model)}")
-    return name, modules[name], source
+    return name, modules[name], source, choice
+
+
+def gradcam_layer_info(model: LoadedModel) -> dict[str, Any]:
+    """The layer Grad-CAM uses on ``model`` without a ``layer`` option (for ``leakview info``):
+    ``layer``, ``layer_source`` (``bundle`` or ``auto``), ``feature_size`` (h', w') at the
+    model's input size (None when that layer outputs no feature map) and, after a walk-back,
+    ``last_layer`` and ``last_feature_size``. Raises ValueError as :func:`gradcam` would."""
+    name, _module, source, choice = resolve_layer(model, "")
+    if choice is not None:
+        info: dict[str, Any] = {"layer": name, "layer_source": source,
+                                "feature_size": choice.grid}
+        if choice.last is not None:
+            info.update(last_layer=choice.last, last_feature_size=choice.last_grid)
+        return info
+    layouts = [event["layout"] for event in trace_layers(model) if event["name"] == name]
+    grid = layouts[-1].grid if layouts and layouts[-1] is not None else None
+    return {"layer": name, "layer_source": source, "feature_size": grid}
 
 
 def gradcam(model: LoadedModel, image: np.ndarray, target: int | None, reporter: Reporter,
             *, layer: str) -> Attribution:
     """Grad-CAM map; ``extras``: ``layer`` (module name), ``layer_source``
-    (option/bundle/auto), ``feature_size`` (h', w') of the feature map; for a reshaped layer
+    (option/bundle/auto), ``feature_size`` (h', w') of the feature map (the cell grid: one
+    cell covers ``input size / feature_size`` model pixels); when detection walked back from
+    a coarser last map also ``last_layer`` and ``last_feature_size``; for a reshaped layer
     also ``reshape`` (``tokens`` or ``channels_last``) and ``prefix_tokens`` (dropped)."""
-    name, module, source = resolve_layer(model, layer)
+    name, module, source, choice = resolve_layer(model, layer)
     inputs = prepare_input(model, image)
     reporter.check()
     captured: list[Any] = []
@@ -125,6 +155,8 @@ def gradcam(model: LoadedModel, image: np.ndarray, target: int | None, reporter:
                               mode="bilinear", align_corners=False)[0, 0]
     extras: dict[str, Any] = {"layer": name, "layer_source": source,
                               "feature_size": tuple(layout.grid)}
+    if choice is not None and choice.last is not None:
+        extras.update(last_layer=choice.last, last_feature_size=choice.last_grid)
     if layout.reshape != "none":
         extras.update(reshape=layout.reshape, prefix_tokens=layout.prefix)
     result = make_attribution(model, (image.shape[0], image.shape[1]), "gradcam", chosen,

@@ -48,6 +48,19 @@ and how many times each module was called):
    gradient (logits that do not depend on the input, e.g. an untrained torchvision ViT, whose
    head starts at zero) rule 1's choice stays; every Grad-CAM map of such a model is zero.
 3. With no convolution and no token norm, the last module with a 4-D output is taken.
+4. Resolution rule (:func:`choose_gradcam_layer`; convolutional choices only, token grids
+   stay what they are). When the map chosen by rule 1 is coarser than ``MIN_GRID x MIN_GRID``
+   (7 x 7) at the model's input size -- shufflenet_v2 at 96 x 128 ends on a 3 x 4 map, so
+   each cell covers a third of the image height -- walk back, in reverse finishing order,
+   from the last convolution to the first, to the deepest module that outputs an NCHW map of
+   at least 7 x 7 (a size some convolution outputs, so no channels-last tensor inside a
+   block qualifies), is called once, and carries everything the prediction depends on: with
+   its output detached (a seeded random probe, eval mode), the predicted logit has no
+   gradient with respect to the input. That test rejects the inside of a block (one branch
+   of a ShuffleNet unit, a convolution before a residual addition), so the choice is a block
+   output such as ``stage2`` (12 x 16) for shufflenet_v2 or ``layer2`` for a ResNet at
+   96 x 128. When no such module exists the last map stays. The choice records the layer
+   it walked back from (``last``, ``last_grid``).
 
 Results are cached per module and input size.
 """
@@ -68,15 +81,38 @@ from leakview.models import GRADIENTS, HOOKS, LoadedModel
 from leakview.models.torchscript import NO_HOOKS
 
 MAX_PREFIX_TOKENS = 8
+MIN_GRID = 7
+"""The coarsest feature map (cells per side) Grad-CAM uses before walking back (rule 4)."""
 
 _POOLING = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d,
             nn.Flatten, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)
 
-# module -> {input size: detected layer name}
-_CACHE: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]] = (
-    weakref.WeakKeyDictionary())
-
 Grid = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """The automatic Grad-CAM layer ``name`` and its feature-map ``grid`` (h, w) at the model's
+    input size; ``last`` and ``last_grid`` name the coarser last map it walked back from
+    (rule 4), None when it did not."""
+
+    name: str
+    grid: Grid
+    last: str | None = None
+    last_grid: Grid | None = None
+
+    def describe(self) -> str:
+        """One line for people: the layer, its grid and why it was chosen."""
+        text = f"{self.name} ({self.grid[0]} x {self.grid[1]} cells)"
+        if self.last is not None and self.last_grid is not None:
+            text += (f"; the last feature map, {self.last}, is {self.last_grid[0]} x "
+                     f"{self.last_grid[1]}, coarser than {MIN_GRID} x {MIN_GRID}")
+        return text
+
+
+# module -> {input size: detected layer}
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], LayerChoice]] = (
+    weakref.WeakKeyDictionary())
 
 
 @dataclass(frozen=True)
@@ -199,6 +235,11 @@ def trace_layers(model: LoadedModel) -> list[dict[str, Any]]:
 
 def find_gradcam_layer(model: LoadedModel) -> str:
     """The automatically detected Grad-CAM layer name (see the module docstring)."""
+    return choose_gradcam_layer(model).name
+
+
+def choose_gradcam_layer(model: LoadedModel) -> LayerChoice:
+    """The automatic Grad-CAM layer with its grid, after rules 1-4 (module docstring)."""
     key = tuple(model.input_size)
     cached = _CACHE.get(model.module, {})
     if key in cached:
@@ -206,12 +247,80 @@ def find_gradcam_layer(model: LoadedModel) -> str:
     events = trace_layers(model)
     last_conv = _last_conv(events)
     name = _choose_conv_layer(events, last_conv)
+    token = None
     if last_conv is None or name == events[last_conv]["name"]:
-        name = _choose_token_layer(model, events, last_conv) or name
-    if name is None:
+        token = _choose_token_layer(model, events, last_conv)
+    if token is not None:
+        choice = LayerChoice(token, _grid_of(events, token))
+    elif name is None:
         raise ValueError(no_layer_reason(events))
-    _CACHE.setdefault(model.module, {})[key] = name
-    return name
+    else:
+        choice = _finer_choice(model, events, last_conv, name)
+    _CACHE.setdefault(model.module, {})[key] = choice
+    return choice
+
+
+def _grid_of(events: list[dict[str, Any]], name: str) -> Grid:
+    layout = next(event["layout"] for event in reversed(events) if event["name"] == name)
+    return layout.grid if layout is not None else (0, 0)
+
+
+def _finer_choice(model: LoadedModel, events: list[dict[str, Any]], last_conv: int | None,
+                  name: str) -> LayerChoice:
+    """Rule 4: ``name`` when its map is at least MIN_GRID a side, else the deepest earlier
+    block output that is (or ``name`` again when there is none)."""
+    grid = _grid_of(events, name)
+    if last_conv is None or min(grid) >= MIN_GRID:
+        return LayerChoice(name, grid)
+    convs = [i for i, event in enumerate(events)
+             if isinstance(event["module"], nn.Conv2d) and _is_map(event["shape"])]
+    conv_grids = {tuple(events[i]["shape"][2:]) for i in convs}
+    for event in reversed(events[convs[0]:last_conv]):
+        if (_is_fine_map(event, conv_grids)
+                and _carries_everything(model, event["module"])):
+            return LayerChoice(event["name"], event["layout"].grid, last=name, last_grid=grid)
+    return LayerChoice(name, grid)
+
+
+def _is_fine_map(event: dict[str, Any], conv_grids: set[tuple[int, ...]]) -> bool:
+    """A once-called NCHW output of at least MIN_GRID a side whose size some convolution
+    produces (which rules out channels-last ``N x h x w x C`` tensors inside blocks)."""
+    layout = event["layout"]
+    return (_is_map(event["shape"]) and event["calls"] == 1 and layout is not None
+            and layout.reshape == "none" and min(layout.grid) >= MIN_GRID
+            and tuple(layout.grid) in conv_grids)
+
+
+def _carries_everything(model: LoadedModel, layer: nn.Module) -> bool:
+    """Whether the predicted logit depends on the input only through ``layer``'s output: with
+    that output detached, no gradient reaches the input (seeded random probe, eval mode,
+    parameters' ``.grad`` untouched)."""
+    module = model.module
+
+    def cut(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+        return output.detach().clone() if isinstance(output, torch.Tensor) else output
+
+    handle = layer.register_forward_hook(cut)
+    modes = {sub: sub.training for sub in module.modules()}
+    generator = torch.Generator().manual_seed(0)
+    probe = torch.randn((1, model.channels, *model.input_size), generator=generator)
+    try:
+        module.eval()
+        with grad_context():
+            leaf = probe.to(dtype=module_dtype(model), device=model.device).requires_grad_(True)
+            logits = module(leaf)
+            if not isinstance(logits, torch.Tensor):
+                return False
+            logit = logits.reshape(logits.shape[0], -1)[0]
+            best = logit[int(logit.detach().argmax())]
+            if not best.requires_grad:
+                return True
+            (gradient,) = torch.autograd.grad(best, leaf, allow_unused=True)
+    finally:
+        handle.remove()
+        for sub, training in modes.items():
+            sub.training = training
+    return gradient is None or not bool(gradient.any())
 
 
 def _is_map(shape: tuple[int, ...] | None) -> bool:

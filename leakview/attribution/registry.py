@@ -95,14 +95,15 @@ METHODS: dict[str, MethodInfo] = {
         function=integrated_gradients),
     "gradcam": MethodInfo(
         name="gradcam", label="Grad-CAM", signed=False,
-        description="Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map, "
-                    "or for a vision transformer on the patch-token grid of the last block's "
-                    "first norm (detected automatically, or the bundle's gradcam_layer, or the "
-                    "'layer' option).",
+        description="Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map "
+                    "-- or, when that is coarser than 7 x 7 at the model's input size, the "
+                    "deepest block output of at least 7 x 7 -- or for a vision transformer "
+                    "on the patch-token grid of the last block's first norm (detected "
+                    "automatically, or the bundle's gradcam_layer, or the 'layer' option).",
         options=(
             OptionSpec("layer", "str", "", "Module name of the feature-map layer (as in "
-                       "named_modules(), e.g. 'layer4' or 'blocks.11.norm1'); empty = the "
-                       "bundle's gradcam_layer or automatic detection."),
+                       "named_modules(), e.g. 'layer4' or 'blocks.11.norm1'), used as given; "
+                       "empty = the bundle's gradcam_layer or automatic detection."),
         ),
         function=gradcam, needs=(GRADIENTS, HOOKS)),
     "lime": MethodInfo(

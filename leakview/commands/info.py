@@ -48,13 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
 def model_description(model: LoadedModel) -> dict[str, Any]:
     """:func:`leakview.models.describe` plus ``methods``: each registered method ->
-    ``{"available": true}`` or ``{"available": false, "reason": ...}``."""
+    ``{"available": true}`` or ``{"available": false, "reason": ...}``; an available
+    Grad-CAM also gives the layer it uses (``gradcam_layer_info``), or ``layer_error``."""
     from leakview.attribution import available_methods
+    from leakview.attribution.gradcam import gradcam_layer_info
     from leakview.models import describe
 
-    methods = {name: {"available": True} if reason is None
-               else {"available": False, "reason": reason}
-               for name, reason in available_methods(model).items()}
+    methods: dict[str, dict[str, Any]] = {
+        name: {"available": True} if reason is None else {"available": False, "reason": reason}
+        for name, reason in available_methods(model).items()}
+    if methods.get("gradcam", {}).get("available"):
+        try:
+            methods["gradcam"].update(gradcam_layer_info(model))
+        except ValueError as error:
+            methods["gradcam"]["layer_error"] = str(error)
     return {**describe(model), "methods": methods}
 
 
@@ -103,5 +110,28 @@ def format_description(description: dict[str, Any]) -> str:
     wide = max(len(name) for name in methods)
     for name, state in methods.items():
         lines.append(f"  {name:<{wide}}  "
-                     + ("available" if state["available"] else f"unavailable: {state['reason']}"))
+                     + ("available" if state["available"] else f"unavailable: {state['reason']}")
+                     + _layer_text(state))
     return "\n".join(lines)
+
+
+def _cells(grid: Any) -> str:
+    return f"{grid[0]} x {grid[1]}"
+
+
+def _layer_text(state: dict[str, Any]) -> str:
+    """`` (layer stage2, 12 x 16 cells; ...)`` for Grad-CAM, empty for the other methods."""
+    from leakview.attribution.gradcam_layers import MIN_GRID
+
+    if state.get("layer_error"):
+        return f" (no layer: {state['layer_error']})"
+    if not state.get("layer"):
+        return ""
+    source = {"bundle": "the bundle's", "auto": "detected"}.get(state["layer_source"], "")
+    text = f" ({source} layer {state['layer']}"
+    if state.get("feature_size"):
+        text += f", {_cells(state['feature_size'])} cells"
+    if state.get("last_layer"):
+        text += (f"; the last feature map, {state['last_layer']}, is "
+                 f"{_cells(state['last_feature_size'])}: coarser than {MIN_GRID} x {MIN_GRID}")
+    return text + ")"

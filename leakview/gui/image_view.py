@@ -9,6 +9,9 @@ centres at integers, the convention of :mod:`leakview.masks`). :meth:`ImageCanva
 and :meth:`ImageCanvas.to_viewport` convert. Wheel zooms, left-drag pans (with a drawing tool
 active: Space + drag), :meth:`fit` and :meth:`one_to_one` set the zoom.
 
+A layer whose map has a cell grid (Grad-CAM's feature map, :meth:`ImageCanvas.set_layer_grid`)
+gets thin lines at the cell boundaries when zoomed in (:mod:`leakview.gui.cell_grid`).
+
 Each layer item carries ``image_id`` (the image path) and ``generation`` (the session's
 generation) of the result it shows, so a test -- or a suspicious user -- can check that an
 overlay belongs to the image on screen.
@@ -22,6 +25,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem, QWidget
 
+from leakview.gui.cell_grid import CellGrid
 from leakview.gui.layers import DIVERGING_COLORMAP
 from leakview.masks import mask_boundary
 from leakview.report import MapDisplay, display_map
@@ -111,6 +115,13 @@ class ImageCanvas(pg.GraphicsView):
         self.cursor_circle.setZValue(Z_PREVIEW + 1)
         self.cursor_circle.setVisible(False)
         self.vb.addItem(self.cursor_circle, ignoreBounds=True)
+        self.cell_grid = CellGrid()
+        self.cell_grid.setZValue(Z_MASK - 1)
+        self.vb.addItem(self.cell_grid, ignoreBounds=True)
+        self.layer_grids: dict[str, tuple[int, int]] = {}
+        for changed in (self.vb.sigRangeChanged, self.vb.sigTransformChanged,
+                        self.vb.sigResized):
+            changed.connect(self._update_cell_grid)
         self.set_mask_color(MASK_RGBA)
 
     # -- image ---------------------------------------------------------------------------
@@ -165,6 +176,7 @@ class ImageCanvas(pg.GraphicsView):
             item.setZValue(Z_LAYERS + len(self.layer_order))
             self.vb.addItem(item)
             self.layers[method] = item
+            item.visibleChanged.connect(self._update_cell_grid)
         return self.layers[method]
 
     def set_layer(self, method: str, attribution_map: np.ndarray, signed: bool, image_id: str,
@@ -210,10 +222,33 @@ class ImageCanvas(pg.GraphicsView):
             item.clear()
             item.image_id, item.generation, item.provisional = None, -1, False
             item.source = item.display = None
+        self.layer_grids.clear()
+        self._update_cell_grid()
 
     def has_layer(self, method: str) -> bool:
         item = self.layers.get(method)
         return item is not None and item.image is not None
+
+    # -- cell grid -------------------------------------------------------------------------
+    def set_layer_grid(self, method: str, grid: tuple[int, int] | None) -> None:
+        """The cell grid (rows, columns) of the map shown in ``method``'s layer (Grad-CAM's
+        feature-map size), or None for a map without cells."""
+        if grid is None:
+            self.layer_grids.pop(method, None)
+        else:
+            self.layer_grids[method] = (int(grid[0]), int(grid[1]))
+        self._update_cell_grid()
+
+    def _update_cell_grid(self, *_args: object) -> None:
+        """Grid lines of the topmost visible layer with a grid, when a cell is large on
+        screen (zoom, pan, resize, a layer shown or hidden, a new map)."""
+        shown = [method for method in reversed(self.layer_order)
+                 if method in self.layer_grids and self.has_layer(method)
+                 and self.layers[method].isVisible()]
+        grid = self.layer_grids[shown[0]] if shown else None
+        self.cell_grid.set_cells(self.shape if grid is not None else None, grid)
+        width, height = self.vb.viewPixelSize()
+        self.cell_grid.show_if_zoomed(bool(shown), (abs(width), abs(height)))
 
     # -- mask ------------------------------------------------------------------------------
     def set_mask_color(self, rgb: tuple[int, int, int]) -> None:

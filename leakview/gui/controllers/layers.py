@@ -154,6 +154,7 @@ class LayerController:
         self.canvas.set_layer(method, attribution.map, attribution.signed, key, generation,
                               provisional)
         self.layers.show_scale(method, self.canvas.layer_display(method))
+        self.canvas.set_layer_grid(method, attribution.extras.get("feature_size"))
         if provisional:
             used = attribution.extras.get("samples_used") or 0
             self.layers.set_status(method, f"{used} samples")
