@@ -83,3 +83,134 @@ def test_side_by_side_f_fits_and_ctrl0_shows_actual_pixels(qtbot, make_window, f
     ratio = figure.devicePixelRatioF()
     qtbot.waitUntil(lambda: abs(vb.viewPixelSize()[0] - 1 / ratio) < 0.02)
     assert abs(vb.viewPixelSize()[1] - 1 / ratio) < 0.02
+
+
+# -- fitting the screen -------------------------------------------------------------------------
+SCREENS = {"laptop": QRect(0, 0, 1280, 720), "small": QRect(0, 0, 1024, 700),
+           "full_hd": QRect(0, 0, 1920, 1080), "right_monitor": QRect(1920, 0, 1280, 720)}
+
+
+@pytest.mark.parametrize("screen", SCREENS.values(), ids=SCREENS.keys())
+def test_window_geometry_opens_inside_the_available_screen(screen):
+    from leakview.gui.screen_fit import FRAME, PREFERRED_SIZE, window_geometry
+
+    room = screen.marginsRemoved(FRAME)
+    rect = window_geometry(screen)
+    assert room.contains(rect)
+    assert rect.width() == min(PREFERRED_SIZE.width(), room.width())
+    assert rect.height() == min(PREFERRED_SIZE.height(), room.height())
+    # a geometry saved on a bigger monitor is shrunk into this one, one that fits is kept
+    bigger = window_geometry(screen, QRect(screen.left() + 100, 50, 2500, 1400))
+    assert room.contains(bigger) and bigger.size() == room.size()
+    off_screen = window_geometry(screen, QRect(screen.right() - 300, 200, 900, 500))
+    assert room.contains(off_screen) and off_screen.size().toTuple() == (900, 500)
+    fits = QRect(room.left() + 10, room.top() + 10, 800, 500)
+    assert window_geometry(screen, fits) == fits
+
+
+@pytest.mark.parametrize("width", [1016, 1272, 1500, 1912])
+def test_side_docks_leave_the_image_area_half_the_window(width):
+    from leakview.gui.screen_fit import side_dock_widths
+
+    images, inspector = side_dock_widths(width)
+    assert images + inspector < width / 2
+    assert images >= 190 and inspector >= images
+
+
+def _fresh_window(qtbot, settings):
+    """A window as the app opens it (not resized by the test)."""
+    from leakview.gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _centre_share(window) -> float:
+    return window.centralWidget().width() / window.width()
+
+
+def test_window_opens_inside_the_screen_it_is_on(qtbot, settings):
+    window = _fresh_window(qtbot, settings)
+    available = window.screen().availableGeometry()
+    assert available.contains(window.frameGeometry())
+
+
+def test_saved_geometry_too_big_for_the_screen_is_clamped(qtbot, settings):
+    from leakview.gui.main_window import MainWindow
+
+    first = _fresh_window(qtbot, settings)
+    first.setGeometry(QRect(50, 50, 2600, 1500))     # as on a bigger monitor
+    first.close()
+    assert settings.geometry("geometry") is not None
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.screen().availableGeometry().contains(window.frameGeometry())
+
+
+def test_image_area_keeps_half_the_width_at_1280x720(qtbot, settings):
+    window = _fresh_window(qtbot, settings)
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    qtbot.waitUntil(lambda: _centre_share(window) >= 0.5)
+    # the side docks can be narrowed below their content's width: the inspector scrolls
+    assert window.inspector_dock.minimumSizeHint().width() < 200
+    assert window.images_dock.minimumSizeHint().width() < 250
+    assert window.folder_dock.minimumSizeHint().width() < 400
+    window.resizeDocks([window.inspector_dock], [150], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: window.inspector_dock.width() < 200)
+    scroll = window.inspector_dock.widget()
+    qtbot.waitUntil(lambda: scroll.horizontalScrollBar().isVisible())
+
+
+def _menu_click(qtbot, window, action) -> None:
+    """Open the View menu and click ``action`` in it (real mouse events)."""
+    from PySide6.QtTest import QTest
+
+    menu = window.menus["&View"]
+    menu.popup(window.mapToGlobal(window.rect().center()))
+    qtbot.waitExposed(menu)
+    rect = menu.actionGeometry(action)
+    assert rect.isValid()
+    QTest.mouseClick(menu, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     rect.center())
+    qtbot.waitUntil(lambda: not menu.isVisible())
+
+
+def test_view_menu_hides_a_panel_and_reset_layout_brings_every_panel_back(qtbot, settings):
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QAbstractButton
+
+    window = _fresh_window(qtbot, settings)
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    toggles = {name: window.findChild(QAction, f"action_show_{name}")
+               for name in ("images", "inspector", "folder")}
+    assert all(toggles.values()) and all(toggle.isChecked() for toggle in toggles.values())
+    assert [toggle.text() for toggle in toggles.values()] == [
+        "Images panel", "Inspector panel", "Folder analysis panel"]
+
+    _menu_click(qtbot, window, toggles["inspector"])
+    qtbot.waitUntil(lambda: not window.inspector_dock.isVisible())
+    assert not toggles["inspector"].isChecked()
+    # a dock's own close button closes it (DockWidgetClosable)
+    close = window.images_dock.findChild(QAbstractButton, "qt_dockwidget_closebutton")
+    assert close is not None and close.isVisible()
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.images_dock.isVisible())
+    window.folder_dock.setFloating(True)
+
+    _menu_click(qtbot, window, window.actions["reset_layout"])
+    qtbot.waitUntil(lambda: window.inspector_dock.isVisible() and window.images_dock.isVisible())
+    assert not window.folder_dock.isFloating()
+    assert window.dockWidgetArea(window.folder_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert window.dockWidgetArea(window.images_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert all(toggle.isChecked() for toggle in toggles.values())
+    # the usual sizes for a 1280 wide window, not those the docks had at the window's start
+    qtbot.waitUntil(lambda: window.inspector_dock.width() > 300
+                    and window.images_dock.width() > 230)
+    assert _centre_share(window) >= 0.5
