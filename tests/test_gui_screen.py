@@ -47,8 +47,9 @@ def test_side_by_side_captions_are_labels_above_unscaled_panels(qtbot, make_wind
     expected = [caption for caption, _ in study_panels(inputs.shown.pixels, inputs.attributions)]
     assert expected == ["original", "saliency"]
     assert figure.captions == expected
+    qtbot.waitUntil(lambda: all(panel.caption.isVisible() for panel in figure.panels))
     for panel in figure.panels:
-        assert isinstance(panel.caption, QLabel) and panel.caption.isVisible()
+        assert isinstance(panel.caption, QLabel)
         # the caption sits above its panel's view, and the pixels carry no burnt-in text
         assert panel.caption.geometry().bottom() <= panel.view.geometry().top()
         assert panel.item.image.shape[:2] == IMAGE_SHAPE
@@ -214,3 +215,65 @@ def test_view_menu_hides_a_panel_and_reset_layout_brings_every_panel_back(qtbot,
     qtbot.waitUntil(lambda: window.inspector_dock.width() > 300
                     and window.images_dock.width() > 230)
     assert _centre_share(window) >= 0.5
+
+
+ON_TWO_SCREENS = r'''
+import json, os, sys
+from pathlib import Path
+scratch = Path(sys.argv[1])
+screens = [{"name": name, "x": x, "y": 0, "width": width, "height": height, "logicalDpi": 96,
+            "logicalBaseDpi": 96, "dpr": 1}
+           for name, x, width, height in (("laptop", 0, 1280, 720), ("small", 1280, 1024, 700))]
+(scratch / "screens.json").write_text(json.dumps({"screens": screens}))
+os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={scratch / 'screens.json'}"
+from leakview.gui.app import make_application
+app = make_application()
+from PySide6.QtCore import QRect
+from leakview.gui.main_window import MainWindow
+from leakview.gui.settings import AppSettings, open_settings
+
+def opened():
+    window = MainWindow(settings=AppSettings(open_settings(scratch / "settings.ini")))
+    window.show()
+    for _ in range(30):
+        app.processEvents()
+    return window
+
+def facts(window):
+    return {"screen": window.screen().name(),
+            "available": window.screen().availableGeometry().getRect(),
+            "frame": window.frameGeometry().getRect(), "width": window.width(),
+            "centre": window.centralWidget().width()}
+
+first = opened()
+seen = {"laptop": facts(first)}
+first.setGeometry(QRect(1300, 20, 1900, 1050))   # on the small screen, sized for a big one
+for _ in range(10):
+    app.processEvents()
+first.close()
+seen["small"] = facts(opened())
+print(json.dumps(seen))
+'''
+
+
+def test_window_fits_real_1280x720_and_1024x700_screens(tmp_path):
+    """Offscreen screens of the sizes asked for (a platform config: one per process): the
+    window opens inside the 1280x720 one with the image area at least half the width; saved
+    there too big, it reopens inside the 1024x700 one, its docks narrowed to match."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    result = subprocess.run([sys.executable, "-c", ON_TWO_SCREENS, str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, facts in seen.items():
+        assert facts["screen"] == name
+        assert QRect(*facts["available"]).contains(QRect(*facts["frame"])), facts
+        assert facts["centre"] >= facts["width"] / 2, facts

@@ -156,12 +156,19 @@ class MainWindow(QMainWindow):
             dock.show()
         QTimer.singleShot(0, self._size_docks)   # once the docks are back in the layout
 
-    def _size_docks(self) -> None:
+    def _size_docks(self, vertical: bool = True) -> None:
         images, inspector = side_dock_widths(self.width())
         self.resizeDocks([self.images_dock, self.inspector_dock], [images, inspector],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.folder_dock], [folder_dock_height(self.height())],
-                         Qt.Orientation.Vertical)
+        if vertical:
+            self.resizeDocks([self.folder_dock], [folder_dock_height(self.height())],
+                             Qt.Orientation.Vertical)
+
+    def _keep_image_area(self) -> None:
+        """Side docks restored from a wider window (the saved geometry was shrunk to fit this
+        screen) that leave the image less than half the width get their usual widths."""
+        if self.centralWidget().width() < self.width() / 2:
+            self._size_docks(vertical=False)
 
     def _build_actions(self) -> dict[str, QAction]:
         actions, self.menus = build_actions(self)
@@ -237,8 +244,8 @@ class MainWindow(QMainWindow):
                                              self.geometry() if restored else None))
         self._size_docks()
         state = self.settings.geometry("state")
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
+            QTimer.singleShot(0, self._keep_image_area)   # once the restored docks are laid out
 
     def _folder_tab_changed(self, index: int) -> None:
         """The class atlas needs more height than the per-class table: grow the dock."""
