@@ -277,3 +277,20 @@ def test_window_fits_real_1280x720_and_1024x700_screens(tmp_path):
         assert facts["screen"] == name
         assert QRect(*facts["available"]).contains(QRect(*facts["frame"])), facts
         assert facts["centre"] >= facts["width"] / 2, facts
+
+
+def test_image_names_keep_a_readable_column_in_a_narrow_list(qtbot):
+    from leakview.appstate import AppState
+    from leakview.gui.image_list import NAME, NAME_MIN_WIDTH, ImageList
+
+    images = ImageList(AppState())
+    qtbot.addWidget(images)
+    images.resize(250, 400)
+    images.show()
+    qtbot.waitExposed(images)
+    header = images.view.horizontalHeader()
+    qtbot.waitUntil(lambda: header.sectionSize(NAME) == NAME_MIN_WIDTH)   # scrolls sideways
+    images.resize(600, 400)
+    # the name column takes the room the other columns leave
+    qtbot.waitUntil(lambda: header.length() == images.view.viewport().width())
+    assert header.sectionSize(NAME) > NAME_MIN_WIDTH

@@ -34,11 +34,14 @@ from PySide6.QtWidgets import (
 from leakview.appstate import AppState
 from leakview.attribution import METHODS
 from leakview.csvio import parse_number
+from leakview.gui.screen_fit import FillingColumn
 from leakview.images import relative_name, true_label
 from leakview.masks import mask_path
 
 COLUMNS = ("Image", "Label", "Prediction", "Mask", "Badge")
 NAME, LABEL, PREDICTED, MASK, BADGE = range(len(COLUMNS))
+NAME_MIN_WIDTH = 130
+"""Below this the name column stops shrinking and the list scrolls sideways."""
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 LEAK_BG, OK_BG, UNDEFINED_BG, ERROR_BG = (QColor(239, 83, 80), QColor(102, 187, 106),
@@ -290,11 +293,11 @@ class ImageList(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         for column, width in ((LABEL, 62), (PREDICTED, 92), (MASK, 36), (BADGE, 70)):
             self.view.setColumnWidth(column, width)
+        self.name_column = FillingColumn(self.view, NAME, NAME_MIN_WIDTH)
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)

@@ -4,12 +4,14 @@
 geometry that no longer fits, e.g. saved on a bigger monitor, is shrunk and moved in);
 :func:`side_dock_widths` and :func:`folder_dock_height` size the docks from the window's size,
 so that the image area keeps at least half the width on a laptop screen (1280x720) and the
-docks get their usual sizes on a wide one.
+docks get their usual sizes on a wide one. :class:`FillingColumn` lets a table's main column
+take the room its other columns leave without shrinking to nothing in a narrow dock.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMargins, QRect, QSize
+from PySide6.QtCore import QEvent, QMargins, QObject, QRect, QSize
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 PREFERRED_SIZE = QSize(1500, 920)
 """The window's size on a screen that has room for it."""
@@ -61,3 +63,36 @@ def side_dock_widths(window_width: int) -> tuple[int, int]:
 def folder_dock_height(window_height: int) -> int:
     """The folder dock's height for a window ``window_height`` high."""
     return min(FOLDER_HEIGHT, int(window_height * FOLDER_SHARE))
+
+
+class FillingColumn(QObject):
+    """Keeps ``column`` of ``view`` as wide as the room the other columns leave, but at least
+    ``minimum`` pixels (the table then scrolls sideways). A ``QHeaderView.Stretch`` column
+    does the former only while there is room: in a narrow dock it keeps a stale width or
+    shrinks to the header's minimum section size."""
+
+    def __init__(self, view: QTableView, column: int, minimum: int) -> None:
+        super().__init__(view)
+        self.view, self.column, self.minimum = view, column, minimum
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.sectionResized.connect(self._resized)
+        view.viewport().installEventFilter(self)
+        self.fit()
+
+    def fit(self) -> None:
+        header = self.view.horizontalHeader()
+        others = sum(header.sectionSize(index) for index in range(header.count())
+                     if index != self.column and not header.isSectionHidden(index))
+        width = max(self.minimum, self.view.viewport().width() - others)
+        if header.sectionSize(self.column) != width:
+            header.resizeSection(self.column, width)
+
+    def _resized(self, index: int, _old: int, _new: int) -> None:
+        if index != self.column:
+            self.fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
