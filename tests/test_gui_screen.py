@@ -93,13 +93,14 @@ SCREENS = {"laptop": QRect(0, 0, 1280, 720), "small": QRect(0, 0, 1024, 700),
 
 @pytest.mark.parametrize("screen", SCREENS.values(), ids=SCREENS.keys())
 def test_window_geometry_opens_inside_the_available_screen(screen):
-    from leakview.gui.screen_fit import FRAME, PREFERRED_SIZE, window_geometry
+    from leakview.gui.screen_fit import FRAME, PREFERRED_SIZE, SCREEN_SHARE, window_geometry
 
     room = screen.marginsRemoved(FRAME)
     rect = window_geometry(screen)
-    assert room.contains(rect)
-    assert rect.width() == min(PREFERRED_SIZE.width(), room.width())
-    assert rect.height() == min(PREFERRED_SIZE.height(), room.height())
+    assert room.contains(rect) and rect.center() == room.center()
+    for got, preferred, most in ((rect.width(), PREFERRED_SIZE.width(), room.width()),
+                                 (rect.height(), PREFERRED_SIZE.height(), room.height())):
+        assert got == min(max(preferred, int(most * SCREEN_SHARE)), most)
     # a geometry saved on a bigger monitor is shrunk into this one, one that fits is kept
     bigger = window_geometry(screen, QRect(screen.left() + 100, 50, 2500, 1400))
     assert room.contains(bigger) and bigger.size() == room.size()
@@ -294,3 +295,17 @@ def test_image_names_keep_a_readable_column_in_a_narrow_list(qtbot):
     # the name column takes the room the other columns leave
     qtbot.waitUntil(lambda: header.length() == images.view.viewport().width())
     assert header.sectionSize(NAME) > NAME_MIN_WIDTH
+
+
+def test_overlap_rows_stay_visible_in_a_narrow_inspector(qtbot):
+    from leakview.gui.inspector import OverlapTable
+
+    table = OverlapTable()
+    qtbot.addWidget(table)
+    table.set_rows([{"method": "saliency", "leak_flag": 0}, {"method": "gradcam", "leak_flag": 1}])
+    table.resize(200, table.height())
+    table.show()
+    qtbot.waitExposed(table)
+    qtbot.waitUntil(lambda: table.horizontalScrollBar().isVisible())
+    last = table.visualRect(table.model().index(1, 0))
+    assert last.bottom() < table.viewport().height()

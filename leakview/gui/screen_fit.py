@@ -14,7 +14,9 @@ from PySide6.QtCore import QEvent, QMargins, QObject, QRect, QSize
 from PySide6.QtWidgets import QHeaderView, QTableView
 
 PREFERRED_SIZE = QSize(1500, 920)
-"""The window's size on a screen that has room for it."""
+"""The window's size at least, on a screen that has room for it."""
+SCREEN_SHARE = 0.9
+"""On a bigger screen, the window opens this share of it wide and high."""
 FRAME = QMargins(4, 30, 4, 4)
 """Room left around the window for a window manager's frame and title bar, which are not part
 of the geometry Qt sets and are not known before the window is shown."""
@@ -33,12 +35,15 @@ def window_geometry(available: QRect, saved: QRect | None = None,
                     preferred: QSize = PREFERRED_SIZE, frame: QMargins = FRAME) -> QRect:
     """The window's rectangle (without its frame) on a screen whose available geometry is
     ``available``: ``saved`` as it is when it fits, else ``saved`` shrunk to fit and moved
-    inside; without ``saved``, ``preferred`` (shrunk to fit) centred on the screen. ``frame``
-    is kept free around the rectangle for the window manager's decoration."""
+    inside; without ``saved``, ``preferred`` or SCREEN_SHARE of the screen, whichever is
+    bigger (shrunk to fit), centred on the screen. ``frame`` is kept free around the rectangle
+    for the window manager's decoration."""
     room = available.marginsRemoved(frame)
     if saved is not None and saved.isValid() and room.contains(saved):
         return QRect(saved)
-    wanted = saved.size() if saved is not None and saved.isValid() else preferred
+    share = QSize(int(room.width() * SCREEN_SHARE), int(room.height() * SCREEN_SHARE))
+    wanted = (saved.size() if saved is not None and saved.isValid()
+              else preferred.expandedTo(share))
     size = wanted.boundedTo(room.size())
     if saved is None or not saved.isValid():
         rect = QRect(room.topLeft(), size)
