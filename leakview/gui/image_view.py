@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -292,8 +293,10 @@ class FigurePanel(QWidget):
         self.view.setCentralItem(self.vb)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.item)
+        self.caption.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
+        layout.addStretch(0)   # below a view lower than the room (FigureCanvas limits it)
 
     def show_panel(self, caption: str, pixels: np.ndarray) -> None:
         self.caption.setText(caption)
@@ -327,6 +330,7 @@ class FigureCanvas(QWidget):
         self.panels: list[FigurePanel] = []
         self.image_id: str | None = None
         self.shape: tuple[int, int] | None = None
+        self.fitted = False
 
     @property
     def captions(self) -> list[str]:
@@ -346,24 +350,55 @@ class FigureCanvas(QWidget):
             if self.panels:
                 panel.vb.setXLink(self.panels[0].vb)
                 panel.vb.setYLink(self.panels[0].vb)
+            else:
+                panel.vb.sigResized.connect(self._resized)
+            panel.vb.sigRangeChangedManually.connect(self._moved)
             self.row.addWidget(panel, 1)
             self.panels.append(panel)
         for panel, (caption, pixels) in zip(self.panels, panels):
             panel.show_panel(caption, pixels)
         self.title.setText(title)
         self.image_id, self.shape = image_id, shape
+        self._limit_view_heights()
         if first:
             self.fit()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._limit_view_heights()
+        super().resizeEvent(event)
+
+    def _limit_view_heights(self) -> None:
+        """Views no higher than a fitted panel, so that each caption sits on its panel's top
+        edge instead of over an empty band (zoom and pan still work inside)."""
+        if self.shape is None or not self.panels:
+            return
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        width = (room - self.row.spacing() * (len(self.panels) - 1)) / len(self.panels)
+        height = int(width * self.shape[0] / self.shape[1] * 1.04) + 2
+        for panel in self.panels:
+            panel.view.setMaximumHeight(max(40, height))
+
     def fit(self) -> None:
+        """The whole panels (kept fitted as the view resizes, until the user zooms or pans)."""
         if self.shape is not None and self.panels:
             fit_view(self.panels[0].vb, self.shape)
+            self.fitted = True
 
     def one_to_one(self) -> None:
         """One image pixel per screen pixel in every panel."""
         if self.shape is not None and self.panels:
             one_to_one_view(self.panels[0].view, self.panels[0].vb)
+            self.fitted = False
 
     def zoom(self, factor: float) -> None:
         if self.panels:
             self.panels[0].vb.scaleBy((1 / factor, 1 / factor))
+            self.fitted = False
+
+    def _resized(self, *_args: object) -> None:
+        if self.fitted:
+            self.fit()
+
+    def _moved(self, *_args: object) -> None:
+        self.fitted = False
