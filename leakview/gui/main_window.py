@@ -165,8 +165,8 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Vertical)
 
     def _keep_image_area(self) -> None:
-        """Side docks restored from a wider window (the saved geometry was shrunk to fit this
-        screen) that leave the image less than half the width get their usual widths."""
+        """Restored side docks that leave the image less than half the width (saved in a
+        wider window, whose geometry was shrunk to fit this screen) get their usual widths."""
         if self.centralWidget().width() < self.width() / 2:
             self._size_docks(vertical=False)
 
