@@ -83,7 +83,7 @@ wait(lambda: any(r["method"] == "lime" for r in w.results.rows))
 grab(w, "lime.png")
 
 w.actions["side_by_side"].trigger()
-wait(lambda: w.figure_canvas.pixels is not None)
+wait(lambda: len(w.figure_canvas.panels) == 3)
 grab(w, "side_by_side.png")
 w.actions["side_by_side"].trigger()
 

@@ -247,7 +247,7 @@ def triptych(image: np.ndarray, panels: Sequence[tuple[str, np.ndarray]],
         draw.text((4, 4), title, fill=(0, 0, 0), font=font)
     for position, (caption, pixels) in enumerate(panels):
         if mask is not None:
-            pixels = _draw_outline(pixels, mask, MASK_OUTLINE_COLOR)
+            pixels = outline_mask(pixels, mask)
         tile = Image.fromarray(pixels).resize((panel_w, panel_h), Image.Resampling.NEAREST
                                               if scale > 1 else Image.Resampling.BILINEAR)
         x = position * (panel_w + 8)
@@ -256,10 +256,11 @@ def triptych(image: np.ndarray, panels: Sequence[tuple[str, np.ndarray]],
     return np.asarray(canvas)
 
 
-def study_figure(image: np.ndarray, attributions: Mapping[str, Any],
-                 mask: np.ndarray | None = None, title: str = "") -> np.ndarray:
-    """original | saliency overlay | LIME top superpixels, from the maps that were computed
-    (a method other than saliency/LIME fills a missing slot)."""
+def study_panels(image: np.ndarray, attributions: Mapping[str, Any]
+                 ) -> list[tuple[str, np.ndarray]]:
+    """The study figure's ``(caption, pixels)`` panels: original | saliency overlay | LIME top
+    superpixels, from the maps that were computed (a method other than saliency/LIME fills a
+    missing slot). The window's side-by-side view shows the same panels and captions."""
     panels: list[tuple[str, np.ndarray]] = [("original", image)]
     gradient_methods = [name for name in attributions if name != "lime"]
     if gradient_methods:
@@ -269,7 +270,19 @@ def study_figure(image: np.ndarray, attributions: Mapping[str, Any],
         lime = attributions["lime"]
         panels.append(("lime (top 5 superpixels)",
                        lime_panel(image, lime.extras["segments"], lime.extras["weights"])))
-    return triptych(image, panels, mask, title)
+    return panels
+
+
+def outline_mask(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``pixels`` with the expected region's outline drawn as the figures draw it."""
+    return _draw_outline(pixels, mask, MASK_OUTLINE_COLOR)
+
+
+def study_figure(image: np.ndarray, attributions: Mapping[str, Any],
+                 mask: np.ndarray | None = None, title: str = "") -> np.ndarray:
+    """The :func:`study_panels` side by side, captioned, under ``title``, with the mask
+    outline (a PNG's worth of pixels)."""
+    return triptych(image, study_panels(image, attributions), mask, title)
 
 
 def save_png(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:

@@ -5,12 +5,13 @@ registry (``attribution.METHODS``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
+    QDockWidget,
     QHeaderView,
     QMainWindow,
     QMenu,
@@ -92,6 +93,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_mask", "Show the &mask (expected region)", (MASK_KEY,), "&View", True,
                tip="Display only: hiding the mask changes neither the mask nor a metric"),
     ActionSpec("mask_outline", "Mask &outline only", (), "&View", True),
+    ActionSpec("reset_layout", "&Reset layout", (), "&View",
+               tip="Show every panel, docked where it starts, at its usual size for the window"),
     ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model",
                tip="A model file: leakview bundle, state_dict or checkpoint (.pt .pth .ckpt "
                    ".bin), .safetensors, TorchScript, ONNX, torch.export (.pt2)"),
@@ -141,7 +144,7 @@ def build_actions(window: QMainWindow) -> tuple[dict[str, QAction], dict[str, QM
             menus[spec.menu].addAction(action)
         actions[spec.name] = action
     for name in ("brush_smaller", "clear_mask", "next_image", "fit", "side_by_side",
-                 "layer_1", "toggle_mask", "analyze_folder", "shortcuts"):
+                 "layer_1", "toggle_mask", "reset_layout", "analyze_folder", "shortcuts"):
         menu = menus[next(spec.menu for spec in ACTIONS if spec.name == name)]
         menu.insertSeparator(actions[name])
     return actions, menus
@@ -158,6 +161,17 @@ def connect_actions(actions: Mapping[str, QAction], handlers: Handlers) -> None:
     for name in names:
         handler = handlers[name]
         actions[name].triggered.connect(lambda _checked=False, call=handler: call())
+
+
+def add_panel_toggles(menus: Mapping[str, QMenu], actions: Mapping[str, QAction],
+                      docks: Iterable[QDockWidget]) -> None:
+    """View > "<panel> panel": each dock's own show/hide action (``toggleViewAction``, named
+    ``action_show_<dock name>``), above View > Reset layout."""
+    for dock in docks:
+        toggle = dock.toggleViewAction()
+        toggle.setText(f"{dock.windowTitle()} panel")
+        toggle.setObjectName(f"action_show_{dock.objectName().removeprefix('dock_')}")
+        menus["&View"].insertAction(actions["reset_layout"], toggle)
 
 
 def fill_toolbar(bar: QToolBar, actions: Mapping[str, QAction]) -> None:

@@ -26,7 +26,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QEvent,
     QModelIndex,
     QObject,
     QSortFilterProxyModel,
@@ -53,12 +52,15 @@ from PySide6.QtWidgets import (
 from leakview.appstate import AppState
 from leakview.attribution import METHODS
 from leakview.csvio import parse_number
+from leakview.gui.screen_fit import FillingColumn
 from leakview.images import relative_name, true_label
 from leakview.masks import mask_path
 from leakview.verdict import leak_flag, topk_threshold
 
 COLUMNS = ("Image", "Label", "Prediction", "Mask", "Badge")
 NAME, LABEL, PREDICTED, MASK, BADGE = range(len(COLUMNS))
+NAME_MIN_WIDTH = 130
+"""Below this the name column stops shrinking and the list scrolls sideways."""
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 LEAK_BG, OK_BG, UNDEFINED_BG, ERROR_BG = (QColor(239, 83, 80), QColor(102, 187, 106),
@@ -340,45 +342,6 @@ def text_room(option: QStyleOptionViewItem) -> int:
     return rect.width() - 2 * margin
 
 
-class NameColumnFit(QObject):
-    """The name column fills what the other columns leave of the list, until the user drags
-    its edge (or double-clicks it): from then on it keeps the width chosen."""
-
-    MIN_WIDTH = 60
-
-    def __init__(self, view: QTableView) -> None:
-        super().__init__(view)
-        self.view = view
-        self.chosen = False
-        self._fitting = False
-        view.viewport().installEventFilter(self)
-        view.horizontalHeader().sectionResized.connect(self._resized)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if event.type() == QEvent.Type.Resize:
-            self.fit()
-        return False
-
-    def fit(self) -> None:
-        if self.chosen:
-            return
-        others = sum(self.view.columnWidth(column) for column in range(1, len(COLUMNS)))
-        self._fitting = True
-        try:
-            self.view.setColumnWidth(NAME, max(self.MIN_WIDTH,
-                                               self.view.viewport().width() - others))
-        finally:
-            self._fitting = False
-
-    def _resized(self, column: int, old: int, new: int) -> None:
-        if self._fitting:
-            return
-        if column == NAME:
-            self.chosen = True
-        else:
-            self.fit()
-
-
 class ImageFilter(QSortFilterProxyModel):
     """Case-insensitive substring filter over name, label and prediction."""
 
@@ -439,12 +402,12 @@ class ImageList(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.view.horizontalHeader()
-        for column in range(len(COLUMNS)):
+        for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.view.setItemDelegateForColumn(NAME, NameDelegate(self.view))
-        self.name_fit = NameColumnFit(self.view)
         for column, width in ((LABEL, 62), (PREDICTED, 92), (MASK, 36), (BADGE, 70)):
             self.view.setColumnWidth(column, width)
+        self.name_column = FillingColumn(self.view, NAME, NAME_MIN_WIDTH)
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)

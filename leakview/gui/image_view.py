@@ -19,11 +19,22 @@ overlay belongs to the image on screen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from leakview.gui.cell_grid import CellGrid
 from leakview.gui.layers import DIVERGING_COLORMAP
@@ -61,6 +72,22 @@ def mask_display(mask: np.ndarray) -> np.ndarray:
     out = mask.astype(np.uint8)
     out[mask_boundary(mask)] = 2
     return out
+
+
+def fit_view(vb: pg.ViewBox, shape: tuple[int, int]) -> None:
+    """Show the whole ``shape`` (rows, columns) image in ``vb``."""
+    height, width = shape
+    vb.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+
+def one_to_one_view(view: pg.GraphicsView, vb: pg.ViewBox) -> None:
+    """One image pixel per screen pixel in ``vb`` (shown by ``view``), centred where it is."""
+    centre = vb.viewRect().center()
+    size = vb.boundingRect().size()
+    ratio = view.devicePixelRatioF() or 1.0
+    width, height = size.width() / ratio, size.height() / ratio
+    vb.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height),
+                padding=0)
 
 
 class ImageCanvas(pg.GraphicsView):
@@ -145,20 +172,12 @@ class ImageCanvas(pg.GraphicsView):
 
     def fit(self) -> None:
         if self.shape is not None:
-            height, width = self.shape
-            self.vb.setRange(QRectF(0, 0, width, height), padding=0.02)
+            fit_view(self.vb, self.shape)
 
     def one_to_one(self) -> None:
         """One image pixel per screen pixel, centred on the current view."""
-        if self.shape is None:
-            return
-        view = self.vb.viewRect()
-        centre = view.center()
-        size = self.vb.boundingRect().size()
-        ratio = self.devicePixelRatioF() or 1.0
-        width, height = size.width() / ratio, size.height() / ratio
-        self.vb.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height),
-                         padding=0)
+        if self.shape is not None:
+            one_to_one_view(self, self.vb)
 
     def zoom(self, factor: float) -> None:
         self.vb.scaleBy((1 / factor, 1 / factor))
@@ -339,21 +358,135 @@ class ImageCanvas(pg.GraphicsView):
         self.ellipse_preview.setVisible(False)
 
 
-class FigureCanvas(pg.GraphicsView):
-    """The side-by-side mode: the study's figure (``report.study_figure``) as an image."""
+CAPTION_STYLE = "color: #e0e0e0; font-size: 13px; padding: 3px 2px;"
+
+
+class FigurePanel(QWidget):
+    """One panel of the side-by-side view: its caption (a label) above a zoomable view."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=pg.mkColor(40, 40, 44))
-        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.setCentralItem(self.vb)
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.caption = QLabel("")
+        self.caption.setObjectName("figure_caption")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setStyleSheet(CAPTION_STYLE)
+        self.view = pg.GraphicsView(background=pg.mkColor(40, 40, 44))
+        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.view.setMinimumWidth(40)
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False,
+                             defaultPadding=0.02)
+        self.view.setCentralItem(self.vb)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.item)
-        self.pixels: np.ndarray | None = None
-        self.image_id: str | None = None
+        self.caption.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.view, 1)
+        layout.addStretch(0)   # below a view lower than the room (FigureCanvas limits it)
 
-    def set_figure(self, pixels: np.ndarray, image_id: str) -> None:
-        first = self.pixels is None or self.pixels.shape != pixels.shape
-        self.pixels, self.image_id = pixels, image_id
+    def show_panel(self, caption: str, pixels: np.ndarray) -> None:
+        self.caption.setText(caption)
         self.item.setImage(pixels, autoLevels=False, levels=(0, 255))
+
+
+class FigureCanvas(QWidget):
+    """The side-by-side mode: the study figure's panels (``report.study_panels``) in views
+    that zoom and pan together, each under its caption, the figure's title above them (real
+    labels: they stay readable at any zoom). :meth:`fit`, :meth:`one_to_one` and :meth:`zoom`
+    act on all panels, as on the image canvas."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor(40, 40, 44))
+        self.setPalette(palette)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 4)
+        layout.setSpacing(2)
+        self.title = QLabel("")
+        self.title.setObjectName("figure_title")
+        self.title.setWordWrap(True)
+        self.title.setStyleSheet(CAPTION_STYLE + " font-weight: bold;")
+        self.row = QHBoxLayout()
+        self.row.setSpacing(8)
+        layout.addWidget(self.title)
+        layout.addLayout(self.row, 1)
+        self.panels: list[FigurePanel] = []
+        self.image_id: str | None = None
+        self.shape: tuple[int, int] | None = None
+        self.fitted = False
+
+    @property
+    def captions(self) -> list[str]:
+        return [panel.caption.text() for panel in self.panels]
+
+    def set_panels(self, panels: Sequence[tuple[str, np.ndarray]], title: str,
+                   image_id: str) -> None:
+        """Show ``(caption, pixels)`` panels (all of one size) under ``title``; a new image or
+        a new panel count is fitted, a redraw of the same image keeps the zoom."""
+        shape = panels[0][1].shape[:2] if panels else None
+        first = (image_id != self.image_id or shape != self.shape
+                 or len(panels) != len(self.panels))
+        while len(self.panels) > len(panels):
+            self.panels.pop().deleteLater()
+        while len(self.panels) < len(panels):
+            panel = FigurePanel()
+            if self.panels:
+                panel.vb.setXLink(self.panels[0].vb)
+                panel.vb.setYLink(self.panels[0].vb)
+            else:
+                panel.vb.sigResized.connect(self._resized)
+            panel.vb.sigRangeChangedManually.connect(self._moved)
+            self.row.addWidget(panel, 1)
+            self.panels.append(panel)
+        for panel, (caption, pixels) in zip(self.panels, panels):
+            panel.show_panel(caption, pixels)
+        self.title.setText(title)
+        self.image_id, self.shape = image_id, shape
+        self._limit_view_heights()
         if first:
-            self.vb.autoRange(padding=0.02)
+            self.fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._limit_view_heights()
+        super().resizeEvent(event)
+
+    def _limit_view_heights(self) -> None:
+        """Views no higher than a fitted panel, so that each caption sits on its panel's top
+        edge instead of over an empty band (zoom and pan still work inside)."""
+        if self.shape is None or not self.panels:
+            return
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        width = (room - self.row.spacing() * (len(self.panels) - 1)) / len(self.panels)
+        height = int(width * self.shape[0] / self.shape[1] * 1.04) + 2
+        for panel in self.panels:
+            panel.view.setMaximumHeight(max(40, height))
+
+    def fit(self) -> None:
+        """The whole panels (kept fitted as the view resizes, until the user zooms or pans)."""
+        if self.shape is not None and self.panels:
+            fit_view(self.panels[0].vb, self.shape)
+            self.fitted = True
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel in every panel."""
+        if self.shape is not None and self.panels:
+            one_to_one_view(self.panels[0].view, self.panels[0].vb)
+            self.fitted = False
+
+    def zoom(self, factor: float) -> None:
+        if self.panels:
+            self.panels[0].vb.scaleBy((1 / factor, 1 / factor))
+            self.fitted = False
+
+    def _resized(self, *_args: object) -> None:
+        if self.fitted:
+            self.fit()
+
+    def _moved(self, *_args: object) -> None:
+        self.fitted = False

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -32,6 +32,7 @@ from leakview.gui.actions import (
     REDO_KEYS,
     UNDO_KEYS,
     ShortcutsDialog,
+    add_panel_toggles,
     build_actions,
     connect_actions,
     fill_toolbar,
@@ -58,11 +59,22 @@ from leakview.gui.image_view import FigureCanvas, ImageCanvas
 from leakview.gui.input_guards import install_input_guards, set_focus_home
 from leakview.gui.mask_doc import MaskStore
 from leakview.gui.results_panel import ResultsPanel
+from leakview.gui.screen_fit import folder_dock_height, side_dock_widths, window_geometry
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings, bind_settings
 from leakview.gui.status import MessageBar, StatusPanel
 from leakview.gui.workers import Job, JobRunner
 from leakview.models import ModelSpec
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area (vertical and, below its minimum width, horizontal), so
+    that its dock can be narrowed or lowered instead of forcing the window's size."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    return scroll
 
 
 class MainWindow(QMainWindow):
@@ -121,20 +133,13 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel(self.state,
                                     {m: self.settings.layer_options(m) for m in METHODS})
         self.folder_panel = FolderPanel(self.state)
-        scroll = QScrollArea()
-        scroll.setWidget(self.results)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.results.sizeHint().width() + 24)
+        self.dock_areas: dict[QDockWidget, Qt.DockWidgetArea] = {}
         self.images_dock = self._dock("images", "Images", self.image_list,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("inspector", "Inspector", scroll,
+        self.inspector_dock = self._dock("inspector", "Inspector", scrolled(self.results),
                                          Qt.DockWidgetArea.RightDockWidgetArea)
-        self.folder_dock = self._dock("folder", "Folder analysis", self.folder_panel,
+        self.folder_dock = self._dock("folder", "Folder analysis", scrolled(self.folder_panel),
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.images_dock, self.inspector_dock], [440, 450],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.folder_dock], [190], Qt.Orientation.Vertical)
         self.status = StatusPanel(self.runner, self.statusBar())
         self.hover_label = QLabel("")
         self.statusBar().addPermanentWidget(self.hover_label)
@@ -145,9 +150,34 @@ class MainWindow(QMainWindow):
         dock.setObjectName(f"dock_{name}")
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
+        self.dock_areas[dock] = area
         return dock
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every panel shown, docked where it starts, at its usual size
+        for the window's size."""
+        for dock, area in self.dock_areas.items():
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.show()
+        QTimer.singleShot(0, self._size_docks)   # once the docks are back in the layout
+
+    def _size_docks(self, vertical: bool = True) -> None:
+        images, inspector = side_dock_widths(self.width())
+        self.resizeDocks([self.images_dock, self.inspector_dock], [images, inspector],
+                         Qt.Orientation.Horizontal)
+        if vertical:
+            self.resizeDocks([self.folder_dock], [folder_dock_height(self.height())],
+                             Qt.Orientation.Vertical)
+
+    def _keep_image_area(self) -> None:
+        """Restored side docks that leave the image less than half the width (saved in a
+        wider window, whose geometry was shrunk to fit this screen) get their usual widths."""
+        if self.centralWidget().width() < self.width() / 2:
+            self._size_docks(vertical=False)
 
     def _build_actions(self) -> dict[str, QAction]:
         actions, self.menus = build_actions(self)
@@ -161,6 +191,7 @@ class MainWindow(QMainWindow):
         self.addActions([undo, redo])
         actions["undo"], actions["redo"] = undo, redo
         fill_toolbar(self.tools_bar, actions)
+        add_panel_toggles(self.menus, actions, self.dock_areas)
         self.menus["&View"].setToolTipsVisible(True)   # a greyed-out layer says why
         self.recent_folders_menu = self.menus["&File"].addMenu("Recent folders")
         self.menus["&File"].insertMenu(actions["import_masks"], self.recent_folders_menu)
@@ -198,7 +229,8 @@ class MainWindow(QMainWindow):
             **self.folders.handlers(), **self.models.handlers(), **self.analyze.handlers(),
             **self.exports.handlers(), **self.canary_control.handlers(),
             **self.help.handlers(),
-            "cancel_jobs": self.runner.cancel_user_jobs, "quit": self.close})
+            "cancel_jobs": self.runner.cancel_user_jobs, "quit": self.close,
+            "reset_layout": self.reset_layout})
 
     def _connect(self) -> None:
         self.session.message.connect(lambda text: self.show_message(text, "warning"))
@@ -211,14 +243,18 @@ class MainWindow(QMainWindow):
         self.folder_panel.tabs.currentChanged.connect(self._folder_tab_changed)
 
     def _restore(self) -> None:
+        """The saved geometry and dock layout, fitted to the screen the window opens on (a
+        geometry saved on a bigger monitor is shrunk and moved in)."""
         geometry = self.settings.geometry("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 920)
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        if not (self.isMaximized() or self.isFullScreen()):
+            screen = QGuiApplication.screenAt(self.geometry().center()) or self.screen()
+            self.setGeometry(window_geometry(screen.availableGeometry(),
+                                             self.geometry() if restored else None))
+        self._size_docks()
         state = self.settings.geometry("state")
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
+            QTimer.singleShot(0, self._keep_image_area)   # once the restored docks are laid out
 
     def _folder_tab_changed(self, index: int) -> None:
         """The class atlas needs more height than the per-class table: grow the dock."""

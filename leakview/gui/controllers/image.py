@@ -1,5 +1,6 @@
-"""The image on screen: showing it (or why it failed), moving between images, zoom, and the
-side-by-side study figure (``report.study_figure``, redrawn as its inputs change)."""
+"""The image on screen: showing it (or why it failed), moving between images, zoom (F, 1:1,
++/-: on the view shown, the image or the side-by-side panels), and the side-by-side view of
+the study figure's panels (``report.study_panels``, redrawn as their inputs change)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from leakview.appstate import AppState
 from leakview.gui.actions import Handlers
 from leakview.gui.controllers.layers import LayerController
 from leakview.gui.controllers.masks import MaskController
-from leakview.gui.exporting import figure
+from leakview.gui.exporting import figure_panels
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import FigureCanvas, ImageCanvas
 from leakview.gui.session import Session, ShownImage
@@ -61,10 +62,15 @@ class ImageController:
     def handlers(self) -> Handlers:
         return {"next_image": lambda: self.image_list.step(1),
                 "previous_image": lambda: self.image_list.step(-1),
-                "fit": self.canvas.fit, "one_to_one": self.canvas.one_to_one,
-                "zoom_in": lambda: self.canvas.zoom(1.25),
-                "zoom_out": lambda: self.canvas.zoom(0.8),
+                "fit": lambda: self.shown_view().fit(),
+                "one_to_one": lambda: self.shown_view().one_to_one(),
+                "zoom_in": lambda: self.shown_view().zoom(1.25),
+                "zoom_out": lambda: self.shown_view().zoom(0.8),
                 "side_by_side": self.toggle_side_by_side}
+
+    def shown_view(self) -> ImageCanvas | FigureCanvas:
+        """The view that F, 1:1 and zoom act on: the side-by-side panels when they are shown."""
+        return self.figure_canvas if self.figure_shown() else self.canvas
 
     def show_image(self, path: str) -> None:
         self.session.open_image(Path(path))
@@ -110,14 +116,14 @@ class ImageController:
             self.figure_timer.start()
 
     def refresh_figure(self) -> None:
-        """Side-by-side mode: original | saliency | LIME via ``report.study_figure``."""
+        """Side-by-side mode: original | saliency | LIME (``report.study_panels``), captioned
+        with labels, under the figure's title."""
         inputs = self.session.figure_inputs()
         if inputs is None or not self.figure_shown():
             return
         shown, generation = inputs.shown, self.session.generation
-        self.runner.run(lambda ctx: figure(shown.pixels, inputs.attributions, inputs.mask,
-                                           inputs.title),
+        self.runner.run(lambda ctx: figure_panels(shown.pixels, inputs.attributions, inputs.mask),
                         "Figure", lane="io",
                         stale=lambda: self.session.generation != generation,
-                        on_done=lambda pixels: self.figure_canvas.set_figure(pixels,
-                                                                             str(shown.path)))
+                        on_done=lambda panels: self.figure_canvas.set_panels(
+                            panels, inputs.title, str(shown.path)))

@@ -88,8 +88,10 @@ class OverlapTable(QTableWidget):
                 self.selectRow(row_index)
 
     def _fit(self, rows: int) -> None:
+        """Room for every row, and for the sideways scroll bar of a narrow inspector."""
         header = self.horizontalHeader().sizeHint().height()
-        self.setFixedHeight(header + max(1, rows) * ROW_HEIGHT + 4)
+        scroll_bar = self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(header + max(1, rows) * ROW_HEIGHT + scroll_bar + 4)
 
     def value(self, method: str, metric: str) -> Any:
         """``metric`` of ``method``'s row (None: no such row)."""

@@ -3,7 +3,7 @@ set the state's ``rule``."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QWidget
 
 from leakview.appstate import AppState
 from leakview.gui.inspector.overlap_table import IMAGE_RULE_TIP
@@ -13,36 +13,38 @@ FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of 
                    "could judge (those with a mask) is flagged; applies to Analyze folder")
 
 
-def _add_labelled(row: QHBoxLayout, text: str, box: QWidget, name: str, tip: str) -> None:
-    """Add ``box`` (object name ``name``) after a label, both with the tooltip ``tip``."""
+def _add_labelled(grid: QGridLayout, row: int, text: str, box: QWidget, name: str, tip: str
+                  ) -> None:
+    """Add ``box`` (object name ``name``) after a label on ``row`` of ``grid``, both with the
+    tooltip ``tip``."""
     label = QLabel(text)
     label.setToolTip(tip)
     box.setObjectName(name)
     box.setToolTip(tip)
-    row.addWidget(label)
-    row.addWidget(box)
+    grid.addWidget(label, row, 0)
+    grid.addWidget(box, row, 1)
 
 
 class RuleBoxes(QWidget):
-    """``min_topk_share`` and ``max_flag_rate`` (in percent) in one row."""
+    """``min_topk_share`` and ``max_flag_rate`` (in percent), one row each (a narrow
+    inspector has room for them)."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setColumnStretch(2, 1)
         self.min_topk_share = QDoubleSpinBox()
         self.min_topk_share.setRange(0.0, 1.0)
         self.min_topk_share.setSingleStep(0.05)
-        _add_labelled(row, "Leak when top-5% share <", self.min_topk_share, "min_topk_share",
+        _add_labelled(grid, 0, "Leak when top-5% share <", self.min_topk_share, "min_topk_share",
                       IMAGE_RULE_TIP)
-        row.addSpacing(12)
         self.max_flag_rate = QSpinBox()
         self.max_flag_rate.setRange(1, 100)
         self.max_flag_rate.setSuffix(" % flagged")
-        _add_labelled(row, "Folder leak at ≥", self.max_flag_rate, "max_flag_rate",
+        _add_labelled(grid, 1, "Folder leak at ≥", self.max_flag_rate, "max_flag_rate",
                       FOLDER_RULE_TIP)
-        row.addStretch(1)
         self.show_rule(state.rule)
         self.min_topk_share.valueChanged.connect(self._typed)
         self.max_flag_rate.valueChanged.connect(self._typed)
