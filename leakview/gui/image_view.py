@@ -384,7 +384,6 @@ class FigurePanel(QWidget):
         self.caption.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
-        layout.addStretch(0)   # below a view lower than the room (FigureCanvas limits it)
 
     def show_panel(self, caption: str, pixels: np.ndarray) -> None:
         self.caption.setText(caption)
@@ -413,8 +412,11 @@ class FigureCanvas(QWidget):
         self.title.setStyleSheet(CAPTION_STYLE + " font-weight: bold;")
         self.row = QHBoxLayout()
         self.row.setSpacing(8)
+        # title and panels centred in the height: the views are no higher than a fitted panel
+        layout.addStretch(1)
         layout.addWidget(self.title)
-        layout.addLayout(self.row, 1)
+        layout.addLayout(self.row)
+        layout.addStretch(1)
         self.panels: list[FigurePanel] = []
         self.image_id: str | None = None
         self.shape: tuple[int, int] | None = None
