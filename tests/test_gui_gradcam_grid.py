@@ -45,6 +45,20 @@ def cell_on_screen(window) -> float:
     return min(abs(last.x() - first.x()) / columns, abs(last.y() - first.y()) / rows)
 
 
+def past_fit(window) -> bool:
+    """Part of the image is outside the viewport (measured from the image's corners)."""
+    height, width = IMAGE_SHAPE
+    first = window.canvas.to_viewport(-0.5, -0.5)
+    last = window.canvas.to_viewport(width - 0.5, height - 0.5)
+    viewport = window.canvas.viewport()
+    return (first.x() < -1 or first.y() < -1 or last.x() > viewport.width() + 1
+            or last.y() > viewport.height() + 1)
+
+
+def shown_when(window) -> bool:
+    return cell_on_screen(window) > MIN_CELL_SCREEN_PX and past_fit(window)
+
+
 def line_positions(path: QPainterPath) -> tuple[list[float], list[float]]:
     """x of the vertical lines and y of the horizontal ones (each line is a move + a line)."""
     xs, ys = set(), set()
@@ -75,14 +89,17 @@ def test_grid_shows_when_zoomed_in_and_hides_when_zoomed_out(qtbot, make_window,
     qtbot.waitUntil(lambda: cell_on_screen(window) < MIN_CELL_SCREEN_PX, timeout=5000)
     assert not grid.isVisible()
 
-    for _ in range(12):  # zoom in notch by notch: the grid appears once a cell is big
-        wheel(window, 1)
+    key(qtbot, window.canvas, Qt.Key.Key_F)  # fitted: no grid, however big a cell is
+    qtbot.waitUntil(lambda: not past_fit(window), timeout=5000)
+    assert not grid.isVisible()
+    for _ in range(20):  # zoom in notch by notch: the grid appears once a cell is big and
+        wheel(window, 1)  # the image is larger than the view
         size = cell_on_screen(window)
         if abs(size - MIN_CELL_SCREEN_PX) > 0.5:
-            assert grid.isVisible() == (size > MIN_CELL_SCREEN_PX)
-        if size > 2 * MIN_CELL_SCREEN_PX:
+            assert grid.isVisible() == shown_when(window)
+        if size > 2 * MIN_CELL_SCREEN_PX and past_fit(window):
             break
-    assert grid.isVisible() and cell_on_screen(window) > MIN_CELL_SCREEN_PX
+    assert grid.isVisible() and shown_when(window)
 
     key(qtbot, window.canvas, Qt.Key.Key_4)  # hide the Grad-CAM layer: no grid
     qtbot.waitUntil(lambda: not grid.isVisible(), timeout=5000)
@@ -93,7 +110,7 @@ def test_grid_shows_when_zoomed_in_and_hides_when_zoomed_out(qtbot, make_window,
         wheel(window, -1)
         size = cell_on_screen(window)
         if abs(size - MIN_CELL_SCREEN_PX) > 0.5:
-            assert grid.isVisible() == (size > MIN_CELL_SCREEN_PX)
+            assert grid.isVisible() == shown_when(window)
         if size < MIN_CELL_SCREEN_PX / 2:
             break
     assert cell_on_screen(window) < MIN_CELL_SCREEN_PX and not grid.isVisible()

@@ -1,6 +1,7 @@
 """The cell grid of a coarse attribution map (Grad-CAM): thin lines at the boundaries of the
-feature map's cells, drawn over the image only when the view is zoomed in far enough that a
-cell spans more than :data:`MIN_CELL_SCREEN_PX` screen pixels.
+feature map's cells, drawn over the image only when the view is zoomed in past the fitted
+image (part of it outside the view) and a cell spans more than :data:`MIN_CELL_SCREEN_PX`
+screen pixels: a fitted image stays uncluttered.
 
 A feature map of ``h x w`` cells upsampled to the model's input and then to the image covers
 the image with ``h x w`` equal cells: cell ``(i, j)`` is ``[j W/w, (j+1) W/w] x [i H/h,

@@ -267,7 +267,16 @@ class ImageCanvas(pg.GraphicsView):
         grid = self.layer_grids[shown[0]] if shown else None
         self.cell_grid.set_cells(self.shape if grid is not None else None, grid)
         width, height = self.vb.viewPixelSize()
-        self.cell_grid.show_if_zoomed(bool(shown), (abs(width), abs(height)))
+        self.cell_grid.show_if_zoomed(bool(shown) and self._zoomed_past_fit(),
+                                      (abs(width), abs(height)))
+
+    def _zoomed_past_fit(self) -> bool:
+        """Part of the image lies outside the view (the grid would clutter a fitted image)."""
+        if self.shape is None:
+            return False
+        (left, right), (top, bottom) = self.vb.viewRange()
+        height, width = self.shape
+        return left > 0 or top > 0 or right < width or bottom < height
 
     # -- mask ------------------------------------------------------------------------------
     def set_mask_color(self, rgb: tuple[int, int, int]) -> None:

@@ -348,5 +348,6 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry("geometry", self.saveGeometry())
         self.settings.set_geometry("state", self.saveState())
         self.settings.sync()
+        self.hide()     # gone at once; a LIME batch may take a moment to notice the cancel
         self.runner.shutdown()
         super().closeEvent(event)
