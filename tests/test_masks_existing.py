@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_masks import SQUARE, cli_parser, grid, save_image, square_labelme, write_json
 
 from leakview.cli import CommandError
 from leakview.masks import (
@@ -20,6 +19,7 @@ from leakview.masks import (
     read_mask,
     write_mask,
 )
+from test_masks import SQUARE, cli_parser, grid, save_image, square_labelme, write_json
 
 DRAWN = grid("10000/00000/00000/00001")      # a hand-drawn mask of a 5x4 image
 

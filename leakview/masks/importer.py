@@ -405,8 +405,9 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
       oriented size too). A recorded ``imageHeight/imageWidth`` (COCO ``height/width``) that
       differs skips the item with both sizes in the reason.
     * An item with no selected area shape / instance, or whose annotations are invalid
-      (:class:`MaskError`), is skipped with the reason; a second annotation for an image
-      already written in this run is skipped, not merged.
+      (:class:`MaskError`), or whose shapes cover no pixel of the image (no mask is no file),
+      is skipped with the reason; a second annotation for an image already written in this
+      run is skipped, not merged.
 
     Raises :class:`MaskError` when ``src`` or ``image_root`` does not exist (its subclass
     :class:`ExistingMasks` as above), ValueError for an unknown ``fmt`` or ``existing``.
@@ -434,6 +435,8 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
         if had_mask and existing in ("skip", "refuse"):
             raise _Skip(f"the mask of {relative} exists (kept)")
         mask = annotation.build()
+        if not mask.any():
+            raise _Skip(f"the shapes cover no pixel of {relative}")
         if had_mask and existing == "merge":
             try:
                 mask = mask | read_mask(destination, mask.shape)
