@@ -14,14 +14,16 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
+    QComboBox,
     QFileDialog,
     QInputDialog,
+    QLineEdit,
     QMessageBox,
     QPushButton,
 )
 
 from leakview.gui.image_list import MASK  # noqa: E402
-from leakview.masks import mask_path, rasterize_rectangle, read_mask  # noqa: E402
+from leakview.masks import coco_to_masks, mask_path, rasterize_rectangle, read_mask  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401
     IMAGE_SHAPE,
     drag,
@@ -78,16 +80,31 @@ def draw_rectangle(qtbot, window) -> np.ndarray:
     return drawn
 
 
+ERRORS: list[BaseException] = []
+
+
 def when_modal(kind, act) -> None:
     """Call ``act(dialog)`` once a modal ``kind`` is open (polled: it may open in a nested
-    event loop or after a job)."""
+    event loop or after a job). A failing ``act`` rejects the dialog (so the test cannot hang
+    on it) and is raised again by :func:`raise_dialog_errors`."""
     def poll() -> None:
         dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, kind) and dialog.isVisible():
-            act(dialog)
-        else:
+        if not (isinstance(dialog, kind) and dialog.isVisible()):
             QTimer.singleShot(20, poll)
+            return
+        try:
+            act(dialog)
+        except BaseException as error:
+            ERRORS.append(error)
+            dialog.reject()
     QTimer.singleShot(20, poll)
+
+
+def raise_dialog_errors() -> None:
+    if ERRORS:
+        error = ERRORS[0]
+        ERRORS.clear()
+        raise error
 
 
 def click_button(qtbot, dialog, text: str) -> None:
@@ -96,17 +113,30 @@ def click_button(qtbot, dialog, text: str) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def import_through_the_menu(qtbot, window, source: Path, answer: str | None) -> QMessageBox | None:
-    """File > Import masks with real clicks: LabelMe in the format dialog, ``source`` in the
-    folder dialog and ``answer`` on the existing-masks question (None: expect no question)."""
+def import_through_the_menu(qtbot, window, source: Path, answer: str | None,
+                            fmt: str = "labelme") -> str | None:
+    """File > Import masks with real clicks and keys: ``fmt`` in the format dialog,
+    ``source`` in the file dialog and ``answer`` on the existing-masks question (None: expect
+    no question); the question's text."""
     def choose_format(dialog: QInputDialog) -> None:
-        assert dialog.textValue() == "labelme"
-        when_modal(QFileDialog, choose_folder)
+        assert dialog.comboBoxItems() == ["labelme", "coco"]
+        if fmt == "coco":
+            combo = dialog.findChild(QComboBox)
+            combo.setFocus()
+            key(qtbot, combo, Qt.Key.Key_Down)
+        assert dialog.textValue() == fmt
+        when_modal(QFileDialog, choose_source)
         click_button(qtbot, dialog, "OK")
 
-    def choose_folder(dialog: QFileDialog) -> None:
-        assert dialog.fileMode() == QFileDialog.FileMode.Directory
-        dialog.setDirectory(str(source))
+    def choose_source(dialog: QFileDialog) -> None:
+        if fmt == "coco":
+            assert dialog.fileMode() == QFileDialog.FileMode.ExistingFile
+            name = dialog.findChild(QLineEdit, "fileNameEdit")
+            qtbot.keyClicks(name, str(source))                 # typed, as a user would
+            assert dialog.selectedFiles() == [str(source)]
+        else:
+            assert dialog.fileMode() == QFileDialog.FileMode.Directory
+            dialog.setDirectory(str(source))
         dialog.accept()
 
     when_modal(QInputDialog, choose_format)
@@ -118,6 +148,7 @@ def import_through_the_menu(qtbot, window, source: Path, answer: str | None) -> 
     item = menu.actionGeometry(window.actions["import_masks"]).center()
     qtbot.mouseMove(menu, item)
     qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=item)
+    raise_dialog_errors()
     if answer is None:
         return None
     qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QMessageBox),
@@ -202,16 +233,37 @@ def test_import_overwrite_then_ctrl_z_brings_the_drawn_mask_back(qtbot, make_win
     np.testing.assert_array_equal(mask_on_disk(folder, "cat/cat_0.png"), imported)
 
 
-def test_import_merge_gives_the_union(qtbot, make_window, folder, tmp_path):
+def coco_file(tmp_path: Path) -> Path:
+    """A COCO instances file with a polygon on ``cat/cat_0.png``."""
+    x1, y1, x2, y2 = IMPORTED_BOX
+    path = tmp_path / "coco" / "instances.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({
+        "images": [{"id": 7, "file_name": "cat/cat_0.png", "height": IMAGE_SHAPE[0],
+                    "width": IMAGE_SHAPE[1]}],
+        "annotations": [{"id": 1, "image_id": 7, "category_id": 1,
+                         "segmentation": [[x1, y1, x2, y1, x2, y2, x1, y2]]}],
+        "categories": [{"id": 1, "name": "cargo"}]}))
+    return path
+
+
+def test_import_coco_merge_gives_the_union(qtbot, make_window, folder, tmp_path):
     window = shown_window(qtbot, make_window, folder)
     drawn = draw_rectangle(qtbot, window)
-    import_through_the_menu(qtbot, window, labelme_folder(tmp_path), "Merge (union)")
+    source = coco_file(tmp_path)
+    question = import_through_the_menu(qtbot, window, source, "Merge (union)", fmt="coco")
+    assert question == ("The image this import covers already has a mask (drawn here or "
+                        "imported before).")
     wait_imported(qtbot, window)
-    union = drawn | imported_mask()
+    imported = coco_to_masks(source)["cat/cat_0.png"]
+    assert imported.sum() > 500 and not (imported & drawn).any()
+    union = drawn | imported
     np.testing.assert_array_equal(mask_on_disk(folder, "cat/cat_0.png"), union)
     np.testing.assert_array_equal(window.session.document.mask, union)
+    assert "merged into 1 existing" in window.messages.text()
     undo(qtbot, window)
     np.testing.assert_array_equal(mask_on_disk(folder, "cat/cat_0.png"), drawn)
+    np.testing.assert_array_equal(window.session.document.mask, drawn)
 
 
 def show(qtbot, window, step_key, name: str) -> None:

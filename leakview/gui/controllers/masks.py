@@ -142,11 +142,9 @@ class MaskController:
     def ask_existing(self, plan: ImportPlan, then: Callable[[str], None]) -> QMessageBox:
         """Ask (window-modal) what to do with the images that already have a mask; ``then``
         gets ``"overwrite"``, ``"skip"`` or ``"merge"`` (nothing on Cancel)."""
-        count, covered = len(plan.existing), len(plan.covered)
+        count = len(plan.existing)
         box = QMessageBox(QMessageBox.Icon.Question, "Import masks",
-                          f"{count} of the {covered} image{'s' if covered != 1 else ''} this "
-                          f"import covers already {'have a mask' if count != 1 else 'has one'}"
-                          " (drawn here or imported before).", parent=self.parent)
+                          existing_question(count, len(plan.covered)), parent=self.parent)
         box.setInformativeText(
             "Overwrite replaces their masks with the imported ones; Skip keeps them and "
             "imports only the other images; Merge adds the imported region to theirs. Ctrl+Z "
@@ -225,6 +223,17 @@ class MaskController:
             source = QFileDialog.getExistingDirectory(self.parent, "Folder of LabelMe JSON files")
         if source:
             self.import_masks_from(source, fmt)
+
+
+def existing_question(count: int, covered: int) -> str:
+    """"2 of the 5 images this import covers already have one ..." (the import's question)."""
+    if count == covered:
+        which = ("The image this import covers already has a mask" if count == 1 else
+                 f"All {count} images this import covers already have a mask")
+    else:
+        which = (f"{count} of the {covered} images this import covers already "
+                 f"{'has one' if count == 1 else 'have one'}")
+    return which + " (drawn here or imported before)."
 
 
 def _picker(drawing: DrawingController, tool: Tool) -> Callable[[], None]:
