@@ -638,7 +638,7 @@ def test_import_labelme_fallback_by_stem(tmp_path: Path) -> None:
     single = tmp_path / "one"
     write_json(single / "t1.json", square_labelme(None))
     (root / "t1.jpg").write_bytes((root / "trucks" / "t1.jpg").read_bytes())
-    report = import_masks(single / "t1.json", "labelme", root, overwrite=False)
+    report = import_masks(single / "t1.json", "labelme", root, existing="skip")
     assert report.written == ["t1.jpg"]
 
 
@@ -715,7 +715,7 @@ def test_import_coco(tmp_path: Path) -> None:
     assert "coco.json: nothing.png" not in reasons                 # not a cargo image
     report = import_masks(src, "coco", root, labels=["truck"])
     assert report.written == [] and "no category named truck" in report.skipped[0][1]
-    report = import_masks(src, "coco", root, overwrite=False)
+    report = import_masks(src, "coco", root, existing="skip")
     assert "exists" in dict(report.skipped)["coco.json: a/x.png"]
 
 

@@ -4,19 +4,27 @@ the image on screen.
 Bounded, least recently shown first out, so paging through a 10,000-image folder keeps memory
 flat; edits are autosaved as they happen, so a dropped document loses only its undo history,
 and one whose newest state is not on disk yet (write queued or failed) is never dropped.
+
+Imports (:meth:`ImageDocuments.record_import`) are undoable per image without a document per
+image: the import copies every mask it replaces to a backup folder
+(``<masks root>/.import-backups/<id>/``) and each image's change is kept as a small
+:class:`ImportedChange` (two paths). A kept document gets its undo step at once; any other
+image gets it when its document is made (shown), also after its document was dropped, until
+that step is undone and forgotten. The backups and the changes go when the folder is closed.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
 
-from leakview.gui.mask_doc import MaskDocument, MaskStore
+from leakview.gui.mask_doc import ImportedChange, MaskDocument, MaskStore
 from leakview.gui.session_signals import SessionSignals
 from leakview.masks import MaskError, find_mask, read_mask
 
@@ -38,6 +46,8 @@ class ImageDocuments:
         self.current: MaskDocument | None = None
         self._changed = changed
         self._by_path: OrderedDict[Path, MaskDocument] = OrderedDict()
+        self._imports: dict[Path, list[ImportedChange]] = {}
+        self._backups: list[Path] = []
 
     def __len__(self) -> int:
         return len(self._by_path)
@@ -45,6 +55,11 @@ class ImageDocuments:
     def values(self) -> list[MaskDocument]:
         """The kept documents, least recently shown first."""
         return list(self._by_path.values())
+
+    def kept_files(self) -> dict[Path, tuple[Path, tuple[int, int]]]:
+        """Mask file and shape of every kept document, by image path."""
+        return {path: (document.mask_file, document.shape)
+                for path, document in self._by_path.items()}
 
     def lookup(self, path: Path, root: Path, masks_root: Path | None,
                mask_file: Path) -> MaskLookup:
@@ -72,7 +87,9 @@ class ImageDocuments:
         else:
             document = MaskDocument(path, mask_file, pixels.shape[:2], mask, self.store,
                                     self.parent, image_root=image_root, masks_root=masks_root)
+            document.problem.connect(self.signals.message.emit)
             self._by_path[path] = document
+            self._replay_imports(document)
         self._by_path.move_to_end(path)
         self._evict(keep=document)
         if self.current is not None:
@@ -82,31 +99,64 @@ class ImageDocuments:
         return document
 
     def clear(self) -> None:
-        """Forget every document (a folder was opened)."""
+        """Forget every document and import (a folder was opened); the imports' backups go."""
         if self.current is not None:
             self.current.changed.disconnect(self._current_changed)
         for document in self._by_path.values():
             document.deleteLater()
         self._by_path.clear()
         self.current = None
+        self._imports.clear()
+        for folder in self._backups:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._backups.clear()
 
-    def forget_others(self) -> None:
-        """Drop the documents of the other images (after an import wrote new files); the
-        current image takes the file's mask as one undoable step."""
-        for path in list(self._by_path):
-            if self._by_path[path] is not self.current:
-                self._by_path.pop(path).deleteLater()
-        document = self.current
-        if document is None:
+    def record_import(self, changes: Mapping[Path, ImportedChange],
+                      masks: Mapping[Path, np.ndarray | None], backups: Path) -> None:
+        """An import wrote the mask files of ``changes`` (by image path; ``backups``: the
+        folder of the masks it replaced). A kept document shows its new mask (``masks``,
+        read off the GUI thread, or read here) as an undo step; the others get theirs when
+        they are made."""
+        self._backups.append(backups)
+        for path, change in changes.items():
+            self._imports.setdefault(path, []).append(change)
+            document = self._by_path.get(path)
+            if document is None or document.mask_file != change.mask_file:
+                continue
+            if path in masks:
+                mask = masks[path]
+            else:
+                try:
+                    mask = read_mask(change.mask_file, document.shape)
+                except MaskError as error:
+                    self.signals.message.emit(f"{path.name}: mask ignored: {error.reason}")
+                    self._drop(path)
+                    continue
+            if mask is None or mask.shape != document.shape:
+                self._drop(path)         # made again from the file when shown
+                continue
+            document.imported([change], mask)
+
+    def _replay_imports(self, document: MaskDocument) -> None:
+        """A new document of an image an import changed: one undo step per import not undone
+        (an undone one is forgotten: a new document has no redo)."""
+        changes = self._imports.get(document.image_path)
+        if not changes:
             return
-        try:
-            mask = read_mask(document.mask_file, document.shape) \
-                if document.mask_file.is_file() else None
-        except MaskError as error:
-            self.signals.message.emit(f"{document.image_path.name}: mask ignored: {error.reason}")
-            return
-        if mask is not None:
-            document.edit(mask, "Import masks")
+        live = [change for change in changes if not change.undone]
+        if live:
+            self._imports[document.image_path] = live
+        else:
+            del self._imports[document.image_path]
+        mine = [change for change in live if change.mask_file == document.mask_file]
+        if mine:
+            document.imported(mine, document.mask)
+
+    def _drop(self, path: Path) -> None:
+        document = self._by_path.get(path)
+        if document is not None and document is not self.current:
+            del self._by_path[path]
+            document.deleteLater()
 
     def _evict(self, keep: MaskDocument) -> None:
         excess = len(self._by_path) - self.limit

@@ -5,7 +5,12 @@ every edit is a :class:`MaskEdit` command (pushed = applied), so undo/redo cover
 erasing, clearing and imports alike. Each change is written by :class:`MaskStore` with
 ``masks.write_mask`` to ``masks.mask_path`` (atomic temp file + rename) on the ``masks`` lane,
 in order; until a write lands, :meth:`MaskStore.pending` answers with the newest mask so that
-revisiting an image never shows an older file. Undoing back to "no mask" removes the file.
+revisiting an image never shows an older file. "No mask" is no file: clearing, erasing every
+pixel or undoing back to "no mask" removes it (and the Mask column's tick).
+
+An import writes the files itself (``masks.import_masks``); each image's change is an
+:class:`ImportStep` on that image's stack, pushed already applied and undone from the backup
+of the mask the import replaced (:class:`ImportedChange`; see ``image_documents``).
 
 Before each write or removal the destination is checked with ``masks.check_mask_destination``:
 a ``.leakview`` (or masks-root sub-folder) that symbolic links lead out of the image root (or
@@ -17,6 +22,7 @@ lost in the session -- instead of being written elsewhere.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +30,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from leakview.gui.workers import JobRunner
-from leakview.masks import MaskError, check_mask_destination, write_mask
+from leakview.masks import MaskError, check_mask_destination, read_mask, write_mask
 
 UNDO_LIMIT = 100
 _ABSENT = object()
@@ -99,40 +105,82 @@ class MaskStore(QObject):
         self.runner.wait("masks")
 
 
-def _pack(mask: np.ndarray | None) -> tuple | None:
+Packed = tuple[tuple[int, ...], np.ndarray]
+MaskSource = Packed | Path | None
+"""A mask a command restores: bit-packed in memory, a backup file read when needed (the masks
+an import replaced), or ``None`` (no mask file)."""
+
+
+def _pack(mask: np.ndarray | None) -> Packed | None:
     if mask is None:
         return None
     return (mask.shape, np.packbits(mask, axis=None))
 
 
-def _unpack(packed: tuple | None) -> np.ndarray | None:
-    if packed is None:
-        return None
+def _unpack(packed: Packed) -> np.ndarray:
     shape, bits = packed
     return np.unpackbits(bits, count=int(np.prod(shape))).astype(bool).reshape(shape)
 
 
-class MaskEdit(QUndoCommand):
-    """Replace the document's mask (before/after kept bit-packed)."""
+def _source(mask: np.ndarray | Path | None) -> MaskSource:
+    return mask if mask is None or isinstance(mask, Path) else _pack(mask)
 
-    def __init__(self, document: MaskDocument, before: np.ndarray | None,
-                 after: np.ndarray | None, text: str) -> None:
+
+@dataclass(eq=False)
+class ImportedChange:
+    """An import's change of one image's mask file: ``backup`` holds the mask it replaced
+    (``None``: the image had none); ``undone`` while that change is undone."""
+
+    mask_file: Path
+    backup: Path | None
+    text: str = "Import masks"
+    undone: bool = False
+
+
+class MaskEdit(QUndoCommand):
+    """Replace the document's mask (before/after kept bit-packed, or as backup files).
+    ``applied``: the document already shows ``after`` (the first redo does nothing)."""
+
+    def __init__(self, document: MaskDocument, before: np.ndarray | Path | None,
+                 after: np.ndarray | Path | None, text: str, applied: bool = False) -> None:
         super().__init__(text)
         self.document = document
-        self._before = _pack(before)
-        self._after = _pack(after)
+        self._before = _source(before)
+        self._after = _source(after)
+        self._applied = applied
 
     def redo(self) -> None:
-        self.document._apply(_unpack(self._after))
+        if self._applied:
+            self._applied = False
+            return
+        self.document._restore(self._after)
 
     def undo(self) -> None:
-        self.document._apply(_unpack(self._before))
+        self.document._restore(self._before)
+
+
+class ImportStep(MaskEdit):
+    """An import's change of the document's mask, undone from the import's backup."""
+
+    def __init__(self, document: MaskDocument, change: ImportedChange,
+                 after: np.ndarray | Path | None) -> None:
+        super().__init__(document, change.backup, after, change.text, applied=True)
+        self.change = change
+
+    def redo(self) -> None:
+        super().redo()
+        self.change.undone = False
+
+    def undo(self) -> None:
+        super().undo()
+        self.change.undone = True
 
 
 class MaskDocument(QObject):
     """One image's mask, its undo history and its autosave."""
 
     changed = Signal()
+    problem = Signal(str)   # a message for the window (a backup that cannot be read)
 
     def __init__(self, image_path: Path, mask_file: Path, shape: tuple[int, int],
                  mask: np.ndarray | None, store: MaskStore,
@@ -162,11 +210,14 @@ class MaskDocument(QObject):
         return self._mask if self._mask is not None else np.zeros(self.shape, dtype=bool)
 
     def edit(self, new_mask: np.ndarray | None, text: str) -> bool:
-        """Apply ``new_mask`` as one undoable step; False when nothing changes."""
+        """Apply ``new_mask`` as one undoable step; False when nothing changes. A mask with
+        no pixel left is no mask: its file is removed."""
         if new_mask is not None:
             new_mask = np.asarray(new_mask, dtype=bool)
             if new_mask.shape != self.shape:
                 raise ValueError(f"mask shape {new_mask.shape} != image shape {self.shape}")
+            if not new_mask.any():
+                new_mask = None
         old = self._mask
         if (old is None and new_mask is None) or (
                 old is not None and new_mask is not None and np.array_equal(old, new_mask)):
@@ -181,7 +232,30 @@ class MaskDocument(QObject):
         return self.edit(self.mask_or_empty() & ~region, text)
 
     def clear(self) -> bool:
-        return self.edit(np.zeros(self.shape, dtype=bool), "Clear mask")
+        """Remove the mask (its file goes; undo brings both back)."""
+        return self.edit(None, "Clear mask")
+
+    def imported(self, changes: list[ImportedChange], mask: np.ndarray | None) -> None:
+        """The file now holds ``mask``, written by the imports ``changes`` (oldest first)
+        over this document's mask: show it, with one undo step per import, each undone
+        from its backup (nothing is written now: the imports did)."""
+        afters: list[np.ndarray | Path | None] = [change.backup for change in changes[1:]]
+        for change, after in zip(changes, [*afters, mask], strict=True):
+            self.stack.push(ImportStep(self, change, after))
+        self._mask = mask
+        self.changed.emit()
+
+    def _restore(self, source: MaskSource) -> None:
+        if isinstance(source, Path):
+            try:
+                mask: np.ndarray | None = read_mask(source, self.shape)
+            except MaskError as error:
+                self.problem.emit(f"{self.image_path.name}: cannot undo the import: "
+                                  f"{error.reason}")
+                return
+        else:
+            mask = None if source is None else _unpack(source)
+        self._apply(mask)
 
     def _apply(self, mask: np.ndarray | None) -> None:
         self._mask = mask

@@ -187,11 +187,6 @@ class Session(SessionSignals):
         self.maskChanged.emit(document)
         self.start_model_work()
 
-    def forget_documents(self) -> None:
-        """Drop the cached masks of the other images (after an import wrote new files); the
-        current image takes the file's mask as one undoable step."""
-        self.documents.forget_others()
-
     # -- model -----------------------------------------------------------------------------
     def open_model(self, path: str, spec: ModelSpec | None = None) -> None:
         self.models.open(path, spec)

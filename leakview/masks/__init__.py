@@ -4,7 +4,8 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
 
 - :mod:`~leakview.masks.store`: the mask file of an image (8-bit 0/255 PNG at
   ``ROOT/.leakview/masks/<image>.png``), :func:`read_mask`, atomic :func:`write_mask`,
-  :func:`find_mask` ("this image's mask, if any") and :class:`MaskError`;
+  :func:`find_mask` ("this image's mask, if any"), :func:`check_mask_destination` and
+  :class:`MaskError`;
 - :mod:`~leakview.masks.raster`: polygons, rectangles, ellipses and brush strokes to boolean
   masks (pixel centres at integer coordinates, closed shapes, clipped to the image) and
   :func:`mask_boundary`;
@@ -13,8 +14,8 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
 - :mod:`~leakview.masks.labelme` and :mod:`~leakview.masks.coco`: one annotation file to masks
   (COCO with its RLE strings, no pycocotools);
 - :mod:`~leakview.masks.importer`: a folder of annotations to mask files for an image root,
-  never reading or writing outside the roots (:func:`import_masks`,
-  :func:`check_mask_destination`).
+  never reading or writing outside the roots, with a policy for images that already have a
+  mask (:func:`plan_import`, :func:`import_masks`).
 
 Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
@@ -28,7 +29,16 @@ from leakview.layout import (
     mask_path,
 )
 from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
-from leakview.masks.importer import ImportReport, check_mask_destination, import_masks
+from leakview.masks.importer import (
+    EXISTING_POLICIES,
+    IMPORT_BACKUPS,
+    ExistingMasks,
+    ExistingPolicy,
+    ImportPlan,
+    ImportReport,
+    import_masks,
+    plan_import,
+)
 from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
 from leakview.masks.raster import (
     MAX_BRUSH_RADIUS,
@@ -39,12 +49,20 @@ from leakview.masks.raster import (
     rasterize_rectangle,
     rasterize_stroke,
 )
-from leakview.masks.store import MaskError, find_mask, read_mask, write_mask
+from leakview.masks.store import (
+    MaskError,
+    check_mask_destination,
+    find_mask,
+    read_mask,
+    write_mask,
+)
 
 __all__ = [
-    "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR", "MASKS_SUBDIR", "MAX_BRUSH_RADIUS",
-    "MAX_MASK_PIXELS", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",
+    "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",
+    "MASKS_SUBDIR", "MAX_BRUSH_RADIUS", "MAX_MASK_PIXELS", "ExistingMasks", "ExistingPolicy",
+    "ImportPlan", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",
     "default_masks_root", "find_mask", "has_image_extension", "import_masks", "labelme_to_mask",
-    "mask_boundary", "mask_path", "rasterize_ellipse", "rasterize_polygon", "rasterize_rectangle",
-    "rasterize_stroke", "read_mask", "rle_string_decode", "rle_string_encode", "write_mask",
+    "mask_boundary", "mask_path", "plan_import", "rasterize_ellipse", "rasterize_polygon",
+    "rasterize_rectangle", "rasterize_stroke", "read_mask", "rle_string_decode",
+    "rle_string_encode", "write_mask",
 ]

@@ -5,7 +5,12 @@ Canonical storage: an 8-bit single-channel PNG of the loaded image's width and h
 the mask lives at ``ROOT/.leakview/masks/a/b.jpg.png`` unless a masks root is given
 (``DIR/a/b.jpg.png``; :func:`mask_path`, re-exported from :mod:`leakview.layout`). Writes are
 atomic (:func:`write_mask`); :func:`read_mask` checks the size against the image's and
-:func:`find_mask` is the one lookup "this image's mask, if any" of scan, atlas, canary and GUI.
+:func:`find_mask` is the one lookup "this image's mask, if any" of scan, atlas, canary and GUI;
+:func:`check_mask_destination` is the containment (security) rule of every writer.
+
+"No mask" is no file. An all-zero mask file is a mask with an empty region: ``mask_area_frac``
+0 and every other overlap metric undefined, so its image has no defined leak flag either; the
+app never writes one (clearing or erasing the whole region removes the file).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from leakview.errors import PathError
 from leakview.layout import default_masks_root, mask_path
 from leakview.pngio import write_png
 
-__all__ = ["MaskError", "default_masks_root", "find_mask", "mask_path", "read_mask",
-           "write_mask"]
+__all__ = ["MaskError", "check_mask_destination", "default_masks_root", "find_mask",
+           "mask_path", "read_mask", "write_mask"]
 
 
 class MaskError(PathError):
@@ -78,3 +83,22 @@ def find_mask(root: str | os.PathLike[str], image: str | os.PathLike[str],
     except MaskError as error:
         return None, error
 
+
+def check_mask_destination(destination: str | os.PathLike[str],
+                           image_root: str | os.PathLike[str],
+                           masks_root: str | os.PathLike[str] | None = None) -> None:
+    """Refuse (:class:`MaskError`) a mask destination that symbolic links lead out of its masks
+    root -- or, for the default ``ROOT/.leakview/masks``, out of the image root: a
+    ``.leakview`` link shipped in a downloaded data set must not make leakview write (or
+    delete) files elsewhere. Every writer of masks calls this first: ``leakview masks import``
+    and the app's autosave."""
+    destination = Path(destination)
+    base = Path(masks_root) if masks_root is not None else default_masks_root(image_root)
+    real_base = Path(os.path.realpath(base))
+    real = Path(os.path.realpath(destination))
+    if not real.is_relative_to(real_base) or (
+            masks_root is None
+            and not real_base.is_relative_to(Path(os.path.realpath(image_root)))):
+        raise MaskError(destination, f"refused: the mask path {destination} leads outside "
+                        f"{'the masks root' if masks_root is not None else 'the image root'} "
+                        "through a symbolic link")

@@ -1,26 +1,41 @@
 """The expected region: the document being drawn, the drawing tools, the hover read-out and
-File > Import masks (LabelMe / COCO, written by ``masks.import_masks``)."""
+File > Import masks (LabelMe / COCO, written by ``masks.import_masks``; when images it covers
+already have a mask the user chooses overwrite / skip / merge, and each image's change is one
+undo step there, undone from the import's backups)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import uuid4
 
+import numpy as np
 from PySide6.QtGui import QAction, QActionGroup, QUndoGroup
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QWidget
 
 from leakview.appstate import AppState
 from leakview.gui.actions import Handlers, tool_action
 from leakview.gui.drawing import TOOL_HINTS, TOOL_LABELS, DrawingController, Tool
 from leakview.gui.image_list import ImageList
 from leakview.gui.image_view import ImageCanvas
-from leakview.gui.mask_doc import MaskDocument, MaskStore
+from leakview.gui.mask_doc import ImportedChange, MaskDocument, MaskStore
 from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
-from leakview.masks import import_masks
+from leakview.masks import (
+    IMPORT_BACKUPS,
+    ImportPlan,
+    ImportReport,
+    MaskError,
+    default_masks_root,
+    import_masks,
+    mask_path,
+    plan_import,
+    read_mask,
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -97,20 +112,96 @@ class MaskController:
         self.hover_label.setText(f"x {column}  y {row}" + ("  · in region" if inside else ""))
 
     # -- import ----------------------------------------------------------------------------
-    def import_masks_from(self, source: str | Path, fmt: str) -> Job | None:
-        """Import LabelMe (``fmt="labelme"``) or COCO annotations into the folder's masks."""
+    def import_masks_from(self, source: str | Path, fmt: str,
+                          existing: str | None = None) -> Job | None:
+        """Import LabelMe (``fmt="labelme"``) or COCO annotations into the folder's masks.
+
+        When images the annotations cover already have a mask, ``existing`` says what to do
+        with them (``"overwrite"``, ``"skip"``, ``"merge"``); None asks once, naming how
+        many. Each image's change is one undo step on that image (see ``ImageDocuments``)."""
         root, masks_root = self.state.root, self.state.masks_root
         if root is None:
             self.notify("Open a folder first", "warning")
             return None
+        if existing is not None:
+            return self._import(source, fmt, existing)
         self.store.flush()
 
-        def work(ctx):
-            return import_masks(source, fmt, root, masks_root,
-                                progress=lambda done, total: ctx.progress(done, total))
+        def planned(plan: ImportPlan) -> None:
+            if not plan.existing:
+                self._import(source, fmt, "skip")   # nothing to replace (keep a new drawing)
+            else:
+                self.ask_existing(plan, lambda policy: self._import(source, fmt, policy))
 
-        def done(report) -> None:
-            self.session.forget_documents()
+        return self.runner.run(lambda ctx: plan_import(source, fmt, root, masks_root),
+                               f"Reading {fmt} annotations", lane="io", visible=True,
+                               cancellable=False, on_done=planned,
+                               on_error=lambda reason: self.notify(
+                                   f"Import failed: {reason}", "error"))
+
+    def ask_existing(self, plan: ImportPlan, then: Callable[[str], None]) -> QMessageBox:
+        """Ask (window-modal) what to do with the images that already have a mask; ``then``
+        gets ``"overwrite"``, ``"skip"`` or ``"merge"`` (nothing on Cancel)."""
+        count = len(plan.existing)
+        box = QMessageBox(QMessageBox.Icon.Question, "Import masks",
+                          existing_question(count, len(plan.covered)), parent=self.parent)
+        box.setInformativeText(
+            "Overwrite replaces their masks with the imported ones; Skip keeps them and "
+            "imports only the other images; Merge adds the imported region to theirs. Ctrl+Z "
+            "on an image undoes its import.")
+        box.setDetailedText("\n".join(plan.existing[:1000])
+                            + (f"\n... and {count - 1000} more" if count > 1000 else ""))
+        choices = {box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole):
+                   "overwrite",
+                   box.addButton("Skip images that have a mask",
+                                 QMessageBox.ButtonRole.AcceptRole): "skip",
+                   box.addButton("Merge (union)", QMessageBox.ButtonRole.AcceptRole): "merge"}
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(next(b for b, policy in choices.items() if policy == "skip"))
+        box.setEscapeButton(cancel)
+
+        def answered() -> None:
+            policy = choices.get(box.clickedButton())
+            box.deleteLater()
+            if policy is None:
+                self.notify("Import cancelled: no mask was written", "info")
+            else:
+                then(policy)
+        box.finished.connect(answered)
+        box.open()
+        return box
+
+    def _import(self, source: str | Path, fmt: str, existing: str) -> Job | None:
+        root, masks_root = self.state.root, self.state.masks_root
+        if root is None:
+            return None
+        self.store.flush()
+        base = Path(masks_root) if masks_root is not None else default_masks_root(root)
+        backups = base / IMPORT_BACKUPS / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid4().hex[:8]}"
+        kept = self.session.documents.kept_files()
+
+        def work(ctx) -> tuple[ImportReport, dict[Path, np.ndarray | None]]:
+            report = import_masks(source, fmt, root, masks_root, existing=existing,
+                                  backup_dir=backups,
+                                  progress=lambda done, total: ctx.progress(done, total))
+            written = {root / relative for relative in report.written}
+            masks: dict[Path, np.ndarray | None] = {}
+            for path, (mask_file, shape) in kept.items():   # shown again at once
+                if path in written:
+                    try:
+                        masks[path] = read_mask(mask_file, shape)
+                    except MaskError:
+                        pass            # read again on the GUI thread, which says why
+            return report, masks
+
+        def done(result: tuple[ImportReport, dict[Path, np.ndarray | None]]) -> None:
+            report, masks = result
+            replaced = set(report.replaced)
+            changes = {root / relative: ImportedChange(
+                mask_path(root, root / relative, masks_root),
+                mask_path(root, relative, backups) if relative in replaced else None,
+                f"Import {fmt} masks") for relative in report.written}
+            self.session.documents.record_import(changes, masks, backups)
             self.image_list.model.refresh_masks()
             level = "warning" if report.skipped else "info"
             self.notify(report.summary().replace("\n", " · "), level)
@@ -132,6 +223,17 @@ class MaskController:
             source = QFileDialog.getExistingDirectory(self.parent, "Folder of LabelMe JSON files")
         if source:
             self.import_masks_from(source, fmt)
+
+
+def existing_question(count: int, covered: int) -> str:
+    """"2 of the 5 images this import covers already have one ..." (the import's question)."""
+    if count == covered:
+        which = ("The image this import covers already has a mask" if count == 1 else
+                 f"All {count} images this import covers already have a mask")
+    else:
+        which = (f"{count} of the {covered} images this import covers already "
+                 f"{'has one' if count == 1 else 'have one'}")
+    return which + " (drawn here or imported before)."
 
 
 def _picker(drawing: DrawingController, tool: Tool) -> Callable[[], None]:
