@@ -306,3 +306,20 @@ def test_the_title_names_the_image_that_failed_to_load(qtbot, make_window, folde
     assert "cannot open" in window.windowTitle() and "cat_0" not in window.windowTitle()
     key(qtbot, window.canvas, Qt.Key.Key_D)
     qtbot.waitUntil(lambda: window.windowTitle().startswith("cat/cat_2.png"), timeout=10000)
+
+
+def test_a_window_whose_model_fails_shows_no_model_in_the_picker(qtbot, make_window, folder,
+                                                                  tmp_path):
+    """A refused model with nothing loaded before: the picker says so, it does not show a
+    demo model as chosen, and the message is one sentence per fact."""
+    window = make_window(folder, str(tmp_path / "demo-leaky"))
+    qtbot.waitUntil(lambda: "Cannot load model" in window.messages.text(), timeout=10000)
+    assert window.session.model is None
+    assert "no such file. No model loaded." in window.messages.text()
+    picker = window.results.model_picker
+    assert picker.currentText() == "No model loaded"
+    assert picker.currentData() == ""
+    picker.setFocus()
+    QTest.keyClick(picker, Qt.Key.Key_Down)          # choosing a real model still works
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=30000)
+    assert picker.findText("No model loaded") == -1

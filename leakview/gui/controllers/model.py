@@ -149,7 +149,8 @@ class ModelController:
         model = self.state.model
         kept = (f" Still using {Path(self.state.model_path).name}." if model is not None
                 else " No model loaded.")
-        self.notify(f"Cannot load model {path}: {reason}{kept}", "error")
+        ending = "" if str(reason).rstrip().endswith((".", "!", "?")) else "."
+        self.notify(f"Cannot load model {path}: {reason}{ending}{kept}", "error")
 
     def fill_model_menu(self) -> None:
         menu = self.model_menu

@@ -15,6 +15,9 @@ OPEN_MODEL = "__open__"
 OPEN_MODEL_FOLDER = "__open_folder__"
 
 
+NO_MODEL_LABEL = "No model loaded"
+
+
 def demo_models() -> list[tuple[str, str]]:
     return [("Demo: clean", str(demo_model_path("clean"))),
             ("Demo: leaky", str(demo_model_path("leaky")))]
@@ -62,8 +65,11 @@ class ModelPicker(QComboBox):
         self.insertSeparator(self.count())
         self.addItem("Open model…", OPEN_MODEL)
         self.addItem("Open model folder…", OPEN_MODEL_FOLDER)
-        index = self.findData(self._current)
-        self.setCurrentIndex(max(0, index))
+        index = self.findData(self._current) if self._current else -1
+        if index < 0:   # no model loaded: say so rather than show a demo model as chosen
+            self.insertItem(0, NO_MODEL_LABEL, "")
+            index = 0
+        self.setCurrentIndex(index)
         self.blockSignals(False)
 
     def _activated(self, index: int) -> None:
