@@ -68,7 +68,8 @@ Results are cached per module and input size.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,27 +301,37 @@ def _carries_everything(model: LoadedModel, layer: nn.Module) -> bool:
     def cut(_module: nn.Module, _inputs: Any, output: Any) -> Any:
         return output.detach().clone() if isinstance(output, torch.Tensor) else output
 
-    handle = layer.register_forward_hook(cut)
+    with _probe_in_eval(model, [layer.register_forward_hook(cut)]) as probe:
+        leaf = probe.requires_grad_(True)
+        logits = module(leaf)
+        if not isinstance(logits, torch.Tensor):
+            return False
+        logit = logits.reshape(logits.shape[0], -1)[0]
+        best = logit[int(logit.detach().argmax())]
+        if not best.requires_grad:
+            return True
+        (gradient,) = torch.autograd.grad(best, leaf, allow_unused=True)
+    return gradient is None or not bool(gradient.any())
+
+
+@contextmanager
+def _probe_in_eval(model: LoadedModel, handles: Sequence[Any]) -> Iterator[torch.Tensor]:
+    """A seeded random input for ``model`` (its dtype and device), with the module in eval
+    mode and gradients on; afterwards the hooks ``handles`` are removed and every submodule's
+    training flag is restored."""
+    module = model.module
     modes = {sub: sub.training for sub in module.modules()}
     generator = torch.Generator().manual_seed(0)
     probe = torch.randn((1, model.channels, *model.input_size), generator=generator)
     try:
         module.eval()
         with grad_context():
-            leaf = probe.to(dtype=module_dtype(model), device=model.device).requires_grad_(True)
-            logits = module(leaf)
-            if not isinstance(logits, torch.Tensor):
-                return False
-            logit = logits.reshape(logits.shape[0], -1)[0]
-            best = logit[int(logit.detach().argmax())]
-            if not best.requires_grad:
-                return True
-            (gradient,) = torch.autograd.grad(best, leaf, allow_unused=True)
+            yield probe.to(dtype=module_dtype(model), device=model.device)
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
         for sub, training in modes.items():
             sub.training = training
-    return gradient is None or not bool(gradient.any())
 
 
 def _is_map(shape: tuple[int, ...] | None) -> bool:
@@ -387,25 +398,15 @@ def _reaches_target(model: LoadedModel, candidates: list[dict[str, Any]]) -> lis
 
     handles = [event["module"].register_forward_hook(keep(event["name"]))
                for event in candidates]
-    modes = {sub: sub.training for sub in module.modules()}
-    generator = torch.Generator().manual_seed(0)
-    probe = torch.randn((1, model.channels, *model.input_size), generator=generator)
-    try:
-        module.eval()
-        with grad_context():
-            logits = module(probe.to(dtype=module_dtype(model), device=model.device))
-            names = [event["name"] for event in candidates if event["name"] in outputs]
-            if not isinstance(logits, torch.Tensor) or not names:
-                return [False] * len(candidates)
-            logit = logits.reshape(logits.shape[0], -1)[0]
-            gradients = torch.autograd.grad(logit[int(logit.detach().argmax())],
-                                            [outputs[name] for name in names],
-                                            allow_unused=True)
-    finally:
-        for handle in handles:
-            handle.remove()
-        for sub, training in modes.items():
-            sub.training = training
+    with _probe_in_eval(model, handles) as probe:
+        logits = module(probe)
+        names = [event["name"] for event in candidates if event["name"] in outputs]
+        if not isinstance(logits, torch.Tensor) or not names:
+            return [False] * len(candidates)
+        logit = logits.reshape(logits.shape[0], -1)[0]
+        gradients = torch.autograd.grad(logit[int(logit.detach().argmax())],
+                                        [outputs[name] for name in names],
+                                        allow_unused=True)
     by_name = dict(zip(names, gradients, strict=True))
     flags = []
     for event in candidates:
