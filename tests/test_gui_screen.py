@@ -60,6 +60,22 @@ def test_side_by_side_captions_are_labels_above_unscaled_panels(qtbot, make_wind
     assert figure.panels[0].caption.height() == height   # a label does not shrink with the view
 
 
+def test_side_by_side_shows_nothing_of_the_previous_folder(qtbot, make_window, folder,
+                                                           tiny_model, tmp_path):
+    import shutil
+
+    window = make_window(folder, tiny_model)
+    figure = _side_by_side(qtbot, window)
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    (other / "cat" / "cat_0.png").unlink()
+    window.open_folder(other)
+    assert figure.panels == [] and figure.title.text() == "" and figure.image_id is None
+    qtbot.waitUntil(lambda: figure.image_id is not None and len(figure.panels) == 2,
+                    timeout=20000)   # the new folder's first image, drawn anew
+    assert figure.image_id.startswith(str(other))
+
+
 def test_side_by_side_f_fits_and_ctrl0_shows_actual_pixels(qtbot, make_window, folder,
                                                           tiny_model):
     window = make_window(folder, tiny_model)

@@ -462,6 +462,14 @@ class FigureCanvas(QWidget):
         if first:
             self.fit()
 
+    def clear(self) -> None:
+        """No figure (another folder, an image that cannot be opened)."""
+        while self.panels:
+            self.panels.pop().deleteLater()
+        self.title.setText("")
+        self.image_id = self.shape = None
+        self.fitted = False
+
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self._limit_view_heights()
         super().resizeEvent(event)

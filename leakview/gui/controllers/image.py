@@ -89,6 +89,7 @@ class ImageController:
 
     def _clear(self) -> None:
         self.canvas.clear()
+        self.figure_canvas.clear()
         self.masks.detach()
         self.layers.clear()
 
