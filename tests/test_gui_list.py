@@ -42,6 +42,35 @@ def _analyze_by_click(qtbot, window) -> dict:
     return window.analysis.summary
 
 
+def test_coverage_boxes_rejudge_the_folder_and_are_saved(qtbot, make_window, folder,
+                                                         tiny_model, settings):
+    """The inspector's coverage boxes set the rule's min_judged / min_judged_share (typed
+    with real keys): the analysed folder is re-judged at once and the values come back in a
+    new window; the other thresholds are untouched."""
+    _mask(folder, "cat/cat_0.png", slice(5, 30), slice(5, 40))
+    _mask(folder, "dog/dog_1.png", slice(10, 40), slice(20, 60))
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window)
+    window.folder_panel.set_methods(("saliency",))
+    _analyze_by_click(qtbot, window)
+    assert "too few, needs 5" in window.folder_panel.verdict.text()
+    boxes = window.results.rule_boxes
+    for box, value in ((boxes.min_judged, "2"), (boxes.min_judged_share, "30")):
+        box.setFocus()
+        box.selectAll()
+        QTest.keyClicks(box, value)
+        QTest.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.state.rule.min_judged_share == 0.3)
+    assert window.state.rule.min_judged == 2
+    assert (window.state.rule.min_topk_share, window.state.rule.max_flag_rate) == (0.2, 0.5)
+    # needed = max(2, ceil(0.3 * 6)) = 2: the same rows now rest on enough images
+    qtbot.waitUntil(lambda: window.folder_panel.verdict.text().endswith("(judged 2 of 6)"))
+    window.close()
+    again = make_window(folder, tiny_model, window_settings=settings)
+    assert (again.state.rule.min_judged, again.state.rule.min_judged_share) == (2, 0.3)
+    assert again.results.rule_boxes.min_judged_share.value() == 30
+
+
 def test_folder_panel_says_judged_n_of_m_and_too_few(qtbot, make_window, folder, tiny_model):
     """2 masked images of 6: the verdict says so, and an ok from them is not shown green."""
     _mask(folder, "cat/cat_0.png", slice(5, 30), slice(5, 40))

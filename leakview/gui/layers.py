@@ -37,6 +37,10 @@ SIGN_CHOICES = (("+", "positive", "positive evidence only (the metrics' p = max(
 MASK_KEY = "M"
 
 
+
+OPACITY_MIN_WIDTH = 56
+"""An opacity slider never shrinks to its handle alone (it could no longer be dragged)."""
+
 class ColorBar(QWidget):
     """A horizontal gradient of a colormap: 0 (left) to the top of the scale (right), or for a
     signed map shown "both" ``-m`` (left), 0 (centre, marked) to ``+m`` (right); the values of
@@ -131,6 +135,7 @@ class LayerRow:
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(round(options.opacity * 100)))
         self.opacity.setToolTip("Opacity")
+        self.opacity.setMinimumWidth(OPACITY_MIN_WIDTH)  # a narrow inspector scrolls instead
         self.opacity.setMaximumWidth(90)
         self.colormap = QComboBox()
         names = list(COLORMAPS)
@@ -199,6 +204,7 @@ class MaskRow:
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(round(display.opacity * 100)))
         self.opacity.setToolTip("Mask opacity")
+        self.opacity.setMinimumWidth(OPACITY_MIN_WIDTH)  # a narrow inspector scrolls instead
         self.opacity.setMaximumWidth(90)
         self.outline_only = QCheckBox("Outline only")
         self.outline_only.setToolTip("Draw the region's outline without the translucent fill")

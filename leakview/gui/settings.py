@@ -177,13 +177,19 @@ class AppSettings:
                 min_topk_share=_as_float(self.store.value("verdict/min_topk_share"),
                                          defaults.min_topk_share),
                 max_flag_rate=_as_float(self.store.value("verdict/max_flag_rate"),
-                                        defaults.max_flag_rate))
-        except ValueError:
+                                        defaults.max_flag_rate),
+                min_judged=int(_as_float(self.store.value("verdict/min_judged"),
+                                         defaults.min_judged)),
+                min_judged_share=_as_float(self.store.value("verdict/min_judged_share"),
+                                           defaults.min_judged_share))
+        except (ValueError, OverflowError):
             return defaults
 
     def set_rule(self, rule: VerdictRule) -> None:
         self.store.setValue("verdict/min_topk_share", float(rule.min_topk_share))
         self.store.setValue("verdict/max_flag_rate", float(rule.max_flag_rate))
+        self.store.setValue("verdict/min_judged", int(rule.min_judged))
+        self.store.setValue("verdict/min_judged_share", float(rule.min_judged_share))
 
     # -- analysis methods ------------------------------------------------------------------
     def analysis_methods(self) -> tuple[str, ...]:

@@ -1,7 +1,9 @@
-"""The verdict rule's two boxes (image: top-5% share; folder: flagged share), which show and
-set the state's ``rule``."""
+"""The verdict rule's boxes (image: top-5% share; folder: flagged share; how many judged images
+a verdict needs), which show and set the state's ``rule``."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtWidgets import QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QWidget
 
@@ -11,6 +13,10 @@ from leakview.verdict import VerdictRule
 
 FOLDER_RULE_TIP = ("A method calls the folder leaky when at least this share of the images it "
                    "could judge (those with a mask) is flagged; applies to Analyze folder")
+COVERAGE_TIP = ("A folder verdict rests on enough images when at least max(this many, this "
+                "share of the images) were judged (read, with a mask and a non-zero map); "
+                "with fewer it is marked 'too few' (leakview scan --min-judged, "
+                "--min-judged-share)")
 
 
 def _add_labelled(grid: QGridLayout, row: int, text: str, box: QWidget, name: str, tip: str
@@ -26,8 +32,8 @@ def _add_labelled(grid: QGridLayout, row: int, text: str, box: QWidget, name: st
 
 
 class RuleBoxes(QWidget):
-    """``min_topk_share`` and ``max_flag_rate`` (in percent), one row each (a narrow
-    inspector has room for them)."""
+    """``min_topk_share``, ``max_flag_rate`` (in percent) and ``min_judged`` /
+    ``min_judged_share`` (in percent), one row each (a narrow inspector has room for them)."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,20 +51,38 @@ class RuleBoxes(QWidget):
         self.max_flag_rate.setSuffix(" % flagged")
         _add_labelled(grid, 1, "Folder leak at ≥", self.max_flag_rate, "max_flag_rate",
                       FOLDER_RULE_TIP)
+        self.min_judged = QSpinBox()
+        self.min_judged.setRange(0, 99_999)
+        self.min_judged.setSuffix(" images")
+        self.min_judged_share = QSpinBox()
+        self.min_judged_share.setRange(0, 100)
+        self.min_judged_share.setSuffix(" % of images")
+        _add_labelled(grid, 2, "Verdict needs judged ≥", self.min_judged, "min_judged",
+                      COVERAGE_TIP)
+        _add_labelled(grid, 3, "and judged ≥", self.min_judged_share, "min_judged_share",
+                      COVERAGE_TIP)
         self.show_rule(state.rule)
-        self.min_topk_share.valueChanged.connect(self._typed)
-        self.max_flag_rate.valueChanged.connect(self._typed)
+        for box in self.boxes():
+            box.valueChanged.connect(self._typed)
         state.events.rule.connect(self.show_rule)
 
+    def boxes(self) -> tuple[QDoubleSpinBox | QSpinBox, ...]:
+        return (self.min_topk_share, self.max_flag_rate, self.min_judged, self.min_judged_share)
+
     def rule(self) -> VerdictRule:
-        return VerdictRule(min_topk_share=self.min_topk_share.value(),
-                           max_flag_rate=self.max_flag_rate.value() / 100)
+        """The state's rule with the boxes' values (a field without a box is kept)."""
+        return replace(self.state.rule, min_topk_share=self.min_topk_share.value(),
+                       max_flag_rate=self.max_flag_rate.value() / 100,
+                       min_judged=self.min_judged.value(),
+                       min_judged_share=self.min_judged_share.value() / 100)
 
     def show_rule(self, rule: VerdictRule) -> None:
         """Show ``rule`` in the boxes (a box already showing its value is left alone, so
         that typing in it is not disturbed)."""
         for box, value in ((self.min_topk_share, rule.min_topk_share),
-                           (self.max_flag_rate, round(rule.max_flag_rate * 100))):
+                           (self.max_flag_rate, round(rule.max_flag_rate * 100)),
+                           (self.min_judged, rule.min_judged),
+                           (self.min_judged_share, round(rule.min_judged_share * 100))):
             if box.value() != value:
                 box.blockSignals(True)
                 box.setValue(value)
