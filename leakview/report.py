@@ -174,13 +174,24 @@ def display_map(attribution_map: np.ndarray, sign: str = "positive", signed: boo
     only: the metrics keep using the positive evidence (:mod:`leakview.metrics`)."""
     if sign not in SIGN_MODES:
         raise ValueError(f"sign must be one of {SIGN_MODES}, got {sign!r}")
-    values = np.nan_to_num(np.asarray(attribution_map, dtype=np.float32))
+    values = _finite(np.asarray(attribution_map, dtype=np.float32))
     mode = sign if signed else "positive"
     if mode == "both":
         m = _robust_top(np.abs(values))
         return MapDisplay(values, (-m, m), mode)
     shown = np.maximum(-values if mode == "negative" else values, 0).astype(np.float32)
     return MapDisplay(shown, (0.0, _robust_top(shown)), mode)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """NaN as 0 and +-inf as the largest finite magnitude (an inf would otherwise become
+    the colour scale's top and every other value would show as zero)."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    top = float(np.abs(values[finite]).max()) if finite.any() else 0.0
+    return np.asarray(np.nan_to_num(values, nan=0.0, posinf=top, neginf=-top),
+                      dtype=np.float32)
 
 
 def normalise_map(attribution_map: np.ndarray, signed: bool = False, sign: str = "positive"

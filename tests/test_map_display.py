@@ -98,3 +98,14 @@ def test_overlay_stays_in_range_with_hot_pixels():
     heat[0, 0] = 50.0
     blended = overlay(image, heat, alpha=0.9)
     assert blended[0, 0].tolist() == blended[5, 5].tolist()
+
+
+def test_an_infinite_value_does_not_blank_the_rest_of_the_map():
+    from leakview.report import display_map
+
+    values = np.array([[0.0, 0.5], [1.0, np.inf]], dtype=np.float32)
+    shown = display_map(values, "positive", True)
+    assert np.isfinite(shown.values).all()
+    assert shown.levels[1] == pytest.approx(1.0, rel=0.02)    # the finite top, not 3.4e38
+    both = display_map(-values, "both", True)
+    assert both.levels == (pytest.approx(-1.0, rel=0.02), pytest.approx(1.0, rel=0.02))

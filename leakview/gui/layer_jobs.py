@@ -13,6 +13,7 @@ stops only when cancelled (LIME's Cancel, the status bar's), for another model o
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,16 +63,31 @@ class BackgroundRun:
         return str(self.subject.shown.path)
 
 
+COPY_ATTEMPTS = 5
+
+
 def hook_free_copy(model: LoadedModel) -> LoadedModel:
     """A copy of ``model`` for LIME on its own thread: no forward or backward hook of the
     original (a Grad-CAM running meanwhile) comes with it. A model that cannot be copied and
     takes no hooks anyway (ONNX) is shared: its forward passes are independent."""
-    try:
-        twin = copy.deepcopy(model)
-    except Exception:
-        if HOOKS in model.unavailable:
-            return model
-        raise
+    for attempt in range(COPY_ATTEMPTS):
+        try:
+            twin = copy.deepcopy(model)
+            break
+        except RuntimeError as error:
+            # a Grad-CAM on the model lane adding or removing its hooks while the copy walks
+            # the module's hook dicts ("dictionary changed size during iteration"): the hooks
+            # live only for one forward/backward pass, so copying again succeeds
+            if "changed size during iteration" not in str(error) \
+                    or attempt == COPY_ATTEMPTS - 1:
+                if HOOKS in model.unavailable:
+                    return model
+                raise
+            time.sleep(0.05)
+        except Exception:
+            if HOOKS in model.unavailable:
+                return model
+            raise
     modules = getattr(twin.module, "modules", None)
     for module in modules() if callable(modules) else ():
         for name in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
@@ -277,7 +293,8 @@ class LayerJobs:
                 else None
 
         def on_progress(progress: Progress) -> None:
-            if progress.detail is None or progress.done >= progress.total:
+            if progress.detail is None or progress.done >= progress.total \
+                    or (run is not self.shown_run and run is not self.background):
                 return
             run.provisional = progress.detail
             generation = shown_generation()
@@ -298,6 +315,8 @@ class LayerJobs:
             return shown_generation() if shown else None
 
         def finished(attribution: Attribution) -> None:
+            if run is not self.shown_run and run is not self.background:
+                return      # forgotten meanwhile (another folder or model): nothing to keep
             self.cache.remember(cache_key, attribution)
             generation = ended()
             if generation is not None:

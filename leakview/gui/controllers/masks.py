@@ -128,6 +128,9 @@ class MaskController:
         self.store.flush()
 
         def planned(plan: ImportPlan) -> None:
+            if (self.state.root, self.state.masks_root) != (root, masks_root):
+                self.notify("Import cancelled: another folder was opened meanwhile", "info")
+                return
             if not plan.existing:
                 self._import(source, fmt, "skip")   # nothing to replace (keep a new drawing)
             else:
@@ -143,6 +146,7 @@ class MaskController:
         """Ask (window-modal) what to do with the images that already have a mask; ``then``
         gets ``"overwrite"``, ``"skip"`` or ``"merge"`` (nothing on Cancel)."""
         count = len(plan.existing)
+        plan_root = self.state.root
         box = QMessageBox(QMessageBox.Icon.Question, "Import masks",
                           existing_question(count, len(plan.covered)), parent=self.parent)
         box.setInformativeText(
@@ -163,7 +167,9 @@ class MaskController:
         def answered() -> None:
             policy = choices.get(box.clickedButton())
             box.deleteLater()
-            if policy is None:
+            if policy is not None and self.state.root != plan_root:
+                self.notify("Import cancelled: another folder was opened meanwhile", "info")
+            elif policy is None:
                 self.notify("Import cancelled: no mask was written", "info")
             else:
                 then(policy)
@@ -196,6 +202,8 @@ class MaskController:
 
         def done(result: tuple[ImportReport, dict[Path, np.ndarray | None]]) -> None:
             report, masks = result
+            if self.state.root != root:     # written into the folder it was asked for; the
+                return                      # undo steps belonged to that folder's documents
             replaced = set(report.replaced)
             changes = {root / relative: ImportedChange(
                 mask_path(root, root / relative, masks_root),
