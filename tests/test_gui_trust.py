@@ -283,9 +283,10 @@ def test_quitting_during_an_analysis_asks_and_nothing_to_lose_does_not(qtbot, ma
     window.close()
     qtbot.waitUntil(lambda: bool(seen) and window.quit_box is None, timeout=5000)
     assert "the folder analysis" in seen[0]
-    assert window.isVisible() and (window.analysis.running() or bool(window.state.summary))
-    qtbot.waitUntil(lambda: not window.analysis.running(), timeout=120000)
-    assert window.state.summary is not None                  # it went on to the end
+    assert window.isVisible()
+    # it goes on to the end (its summary arrives on the GUI thread just after the job ends)
+    qtbot.waitUntil(lambda: not window.analysis.running() and window.state.summary is not None,
+                    timeout=120000)
 
     idle = make_window(folder, tiny_model)                   # nothing to lose: no question
     wait_layer(qtbot, idle)
