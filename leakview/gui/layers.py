@@ -41,6 +41,18 @@ MASK_KEY = "M"
 OPACITY_MIN_WIDTH = 56
 """An opacity slider never shrinks to its handle alone (it could no longer be dragged)."""
 
+
+def opacity_slider(opacity: float, tip: str) -> QSlider:
+    """A 0..100 % slider showing ``opacity`` (0..1), 56 to 90 px wide (a narrow inspector
+    scrolls instead of squeezing it)."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setValue(int(round(opacity * 100)))
+    slider.setToolTip(tip)
+    slider.setMinimumWidth(OPACITY_MIN_WIDTH)
+    slider.setMaximumWidth(90)
+    return slider
+
 class ColorBar(QWidget):
     """A horizontal gradient of a colormap: 0 (left) to the top of the scale (right), or for a
     signed map shown "both" ``-m`` (left), 0 (centre, marked) to ``+m`` (right); the values of
@@ -131,12 +143,7 @@ class LayerRow:
                                  else info.label)
         self.visible.setToolTip(info.description)
         self.visible.setChecked(options.visible)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(int(round(options.opacity * 100)))
-        self.opacity.setToolTip("Opacity")
-        self.opacity.setMinimumWidth(OPACITY_MIN_WIDTH)  # a narrow inspector scrolls instead
-        self.opacity.setMaximumWidth(90)
+        self.opacity = opacity_slider(options.opacity, "Opacity")
         self.colormap = QComboBox()
         names = list(COLORMAPS)
         if options.colormap not in names:
@@ -200,12 +207,7 @@ class MaskRow:
         self.visible.setToolTip("Show the expected region on the image (display only: the mask "
                                 "and the metrics do not change)")
         self.visible.setChecked(display.visible)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(int(round(display.opacity * 100)))
-        self.opacity.setToolTip("Mask opacity")
-        self.opacity.setMinimumWidth(OPACITY_MIN_WIDTH)  # a narrow inspector scrolls instead
-        self.opacity.setMaximumWidth(90)
+        self.opacity = opacity_slider(display.opacity, "Mask opacity")
         self.outline_only = QCheckBox("Outline only")
         self.outline_only.setToolTip("Draw the region's outline without the translucent fill")
         self.outline_only.setChecked(display.outline_only)
