@@ -18,6 +18,12 @@ LEAKVIEW_DIR = ".leakview"
 """leakview's own folder inside an image folder (hidden, so never scanned as images)."""
 MASKS_SUBDIR = "masks"
 MARKERS_SUBDIR = "markers"
+EXPECTED, SUSPECT = "expected", "suspect"
+REGION_KINDS: tuple[str, ...] = (EXPECTED, SUSPECT)
+"""Region kinds: the *expected* region (where the evidence should be: the cargo) and the
+*suspect* region (where a shortcut may hide: a corner tag, a timestamp, a watermark)."""
+SUSPECT_SUBDIR = ".suspect"
+"""Suspect regions live in the masks root's hidden ``.suspect/`` folder, same layout."""
 CLEAN_SUBDIR = "clean"
 """A generated data set's marker-free twin (``demo-data --leak``): ``ROOT/.leakview/clean``."""
 DATASET_JSON = "dataset.json"
@@ -176,3 +182,27 @@ def mask_path(image_root: str | os.PathLike[str], image_path: str | os.PathLike[
         raise ValueError(f"{image_path} escapes the image root {root}")
     base = Path(masks_root) if masks_root is not None else default_masks_root(root)
     return base / relative.parent / (relative.name + ".png")
+
+
+def check_region_kind(kind: str) -> str:
+    """``kind`` when it is one of :data:`REGION_KINDS`; ValueError naming them otherwise."""
+    if kind not in REGION_KINDS:
+        raise ValueError(f"unknown region kind {kind!r} (expected one of "
+                         f"{', '.join(REGION_KINDS)})")
+    return kind
+
+
+def region_root(image_root: str | os.PathLike[str], kind: str = EXPECTED,
+                masks_root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding the ``kind`` region masks: the masks root (default
+    ``ROOT/.leakview/masks``) for the expected region, its ``.suspect/`` for the suspect one."""
+    base = Path(masks_root) if masks_root is not None else default_masks_root(image_root)
+    return base if check_region_kind(kind) == EXPECTED else base / SUSPECT_SUBDIR
+
+
+def region_path(image_root: str | os.PathLike[str], image_path: str | os.PathLike[str],
+                kind: str = EXPECTED, masks_root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the ``kind`` region mask of ``image_path`` is stored (:func:`mask_path` under
+    :func:`region_root`): ``ROOT/.leakview/masks/a/b.jpg.png`` (expected),
+    ``ROOT/.leakview/masks/.suspect/a/b.jpg.png`` (suspect)."""
+    return mask_path(image_root, image_path, region_root(image_root, kind, masks_root))

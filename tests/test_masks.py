@@ -784,3 +784,21 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         args.func(args)
     with pytest.raises(SystemExit):
         cli_parser().parse_args(["masks", "import", str(root), "--root", str(root)])
+
+
+def test_region_paths_put_suspect_regions_in_the_masks_roots_hidden_folder(tmp_path):
+    from leakview.masks import SUSPECT, find_mask, region_path, region_root, write_mask
+
+    root = tmp_path / "data"
+    assert region_path(root, "a/b.jpg") == root / ".leakview/masks/a/b.jpg.png"
+    assert region_path(root, root / "a/b.jpg", SUSPECT) == (
+        root / ".leakview/masks/.suspect/a/b.jpg.png")
+    assert region_root(root, SUSPECT, tmp_path / "m") == tmp_path / "m/.suspect"
+    with pytest.raises(ValueError, match="unknown region kind 'watermark'"):
+        region_path(root, "a/b.jpg", "watermark")
+    region = np.zeros((4, 5), dtype=bool)
+    region[1:3, 2:4] = True
+    write_mask(region_path(root, "a/b.jpg", SUSPECT), region)
+    assert find_mask(root, "a/b.jpg") == (None, None)
+    found, problem = find_mask(root, "a/b.jpg", shape=(4, 5), kind=SUSPECT)
+    assert problem is None and np.array_equal(found, region)

@@ -21,12 +21,19 @@ Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
 
 from leakview.layout import (
+    EXPECTED,
     LEAKVIEW_DIR,
     MARKERS_SUBDIR,
     MASKS_SUBDIR,
+    REGION_KINDS,
+    SUSPECT,
+    SUSPECT_SUBDIR,
+    check_region_kind,
     default_masks_root,
     has_image_extension,
     mask_path,
+    region_path,
+    region_root,
 )
 from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
 from leakview.masks.importer import (
@@ -58,6 +65,8 @@ from leakview.masks.store import (
 )
 
 __all__ = [
+    "EXPECTED", "REGION_KINDS", "SUSPECT", "SUSPECT_SUBDIR", "check_region_kind", "region_path",
+    "region_root",
     "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",
     "MASKS_SUBDIR", "MAX_BRUSH_RADIUS", "MAX_MASK_PIXELS", "ExistingMasks", "ExistingPolicy",
     "ImportPlan", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",

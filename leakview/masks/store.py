@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from leakview.errors import PathError
-from leakview.layout import default_masks_root, mask_path
+from leakview.layout import EXPECTED, default_masks_root, mask_path, region_path
 from leakview.pngio import write_png
 
 __all__ = ["MaskError", "check_mask_destination", "default_masks_root", "find_mask",
@@ -67,15 +67,16 @@ def read_mask(path: str | os.PathLike[str], shape: tuple[int, int] | None = None
 
 def find_mask(root: str | os.PathLike[str], image: str | os.PathLike[str],
               masks_root: str | os.PathLike[str] | None = None,
-              shape: tuple[int, int] | None = None
+              shape: tuple[int, int] | None = None, kind: str = EXPECTED
               ) -> tuple[np.ndarray | None, MaskError | None]:
-    """The stored mask of ``image`` (a path inside ``root``, absolute or relative), if any.
+    """The stored ``kind`` region mask of ``image`` (a path inside ``root``, absolute or
+    relative), if any: the expected region by default, ``kind="suspect"`` for the suspect one.
 
     Returns ``(mask, None)`` when a usable mask exists, ``(None, None)`` when the image has no
     mask file, and ``(None, error)`` when the file exists but cannot be used (unreadable, or
     not ``shape`` = the loaded image's ``(H, W)``).
     """
-    path = mask_path(root, image, masks_root)
+    path = region_path(root, image, kind, masks_root)
     if not path.is_file():
         return None, None
     try:
