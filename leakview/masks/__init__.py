@@ -13,6 +13,9 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
   becomes :class:`MaskError` (path + reason) and nothing else;
 - :mod:`~leakview.masks.labelme` and :mod:`~leakview.masks.coco`: one annotation file to masks
   (COCO with its RLE strings, no pycocotools);
+- :mod:`~leakview.masks.kindmap`: annotation labels to region kinds (``--kind-map``);
+- :mod:`~leakview.masks.pairing`: which image of the root an annotation file names (the
+  containment rule);
 - :mod:`~leakview.masks.importer`: a folder of annotations to mask files for an image root,
   never reading or writing outside the roots, with a policy for images that already have a
   mask (:func:`plan_import`, :func:`import_masks`).
@@ -36,6 +39,7 @@ from leakview.layout import (
     region_root,
 )
 from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
+from leakview.masks.kindmap import ALL_EXPECTED, DEFAULT_KIND_MAP, KindMap
 from leakview.masks.importer import (
     EXISTING_POLICIES,
     IMPORT_BACKUPS,
@@ -65,6 +69,7 @@ from leakview.masks.store import (
 )
 
 __all__ = [
+    "ALL_EXPECTED", "DEFAULT_KIND_MAP", "KindMap",
     "EXPECTED", "REGION_KINDS", "SUSPECT", "SUSPECT_SUBDIR", "check_region_kind", "region_path",
     "region_root",
     "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",
