@@ -37,7 +37,7 @@ from leakview.masks.raster import fill_polygon
 from leakview.masks.store import MaskError
 
 __all__ = ["CocoImage", "coco_image_mask", "coco_image_masks", "coco_to_masks",
-           "parse_coco_images",
+           "mask_to_rle", "parse_coco_images",
            "rle_string_decode", "rle_string_encode"]
 
 
@@ -86,6 +86,19 @@ def rle_string_encode(counts: Sequence[int]) -> str:
                 c |= 0x20
             chars.append(chr(c + 48))
     return "".join(chars)
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """A boolean ``H x W`` mask as COCO compressed RLE: ``{"size": [H, W], "counts": str}``
+    (column-major runs starting with a run of 0s, as pycocotools' ``mask.encode``)."""
+    array = np.asarray(mask, dtype=bool)
+    flat = array.ravel(order="F")
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate(([0], edges, [flat.size]))).tolist()
+    if flat.size and flat[0]:
+        runs.insert(0, 0)
+    return {"size": [int(array.shape[0]), int(array.shape[1])],
+            "counts": rle_string_encode(runs)}
 
 
 def _rle_to_mask(segmentation: dict[str, Any], shape: tuple[int, int], path: Path,

@@ -89,13 +89,16 @@ class ImportReport:
 
     def summary(self) -> str:
         """Human-readable multi-line summary (what the CLI prints)."""
-        lines = [f"written {self.n_written} mask{'s' if self.n_written != 1 else ''} "
-                 f"under {self.masks_root}"]
         per_kind = {kind: sum(kind in kinds for kinds in self.written_kinds.values())
                     for kind in REGION_KINDS}
-        if any(per_kind[kind] for kind in REGION_KINDS if kind != EXPECTED):
-            lines[0] += " (" + ", ".join(f"{count} {kind}" for kind, count in per_kind.items()
-                                         if count) + ")"
+        files = sum(per_kind.values())
+        if files == per_kind[EXPECTED]:
+            lines = [f"written {files} mask{'s' if files != 1 else ''} under {self.masks_root}"]
+        else:
+            lines = [f"written {files} mask{'s' if files != 1 else ''} ("
+                     + ", ".join(f"{count} {kind}" for kind, count in per_kind.items() if count)
+                     + f") of {self.n_written} image{'s' if self.n_written != 1 else ''} "
+                     f"under {self.masks_root}"]
         if self.replaced:
             how = "merged into" if self.existing == "merge" else "replacing"
             lines[0] += f" ({how} {len(self.replaced)} existing)"
