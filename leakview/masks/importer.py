@@ -336,8 +336,9 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
     * LabelMe: ``imagePath`` is relative to the JSON file (``\\`` accepted as a separator). It
       is used when it resolves -- lexically AND after following links -- to an image file inside
       ``image_root``. Otherwise (missing, not found, or outside the root: refused), the image is
-      the one inside ``image_root`` whose stem equals the JSON's stem, in the folder whose path
-      relative to ``image_root`` equals the JSON's folder relative to ``src``; it must be unique.
+      the one inside ``image_root`` whose stem (or whole name: ``x.png.json`` -> ``x.png``)
+      equals the JSON's stem, in the folder whose path relative to ``image_root`` equals the
+      JSON's folder relative to ``src``; it must be unique.
     * COCO: ``file_name`` relative to ``image_root`` (same containment rule), else the unique
       image in ``image_root`` (recursive, hidden folders skipped) with that base name.
     * Images in hidden folders (e.g. ``.leakview``) or without a scanned extension are skipped.

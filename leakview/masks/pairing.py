@@ -112,7 +112,7 @@ def labelme_target(data: dict[str, Any], json_file: Path, src_dir: Path, roots: 
         entries = []
     if entries:
         for entry in entries:
-            if entry.stem == json_file.stem and has_image_extension(entry.name):
+            if json_file.stem in (entry.stem, entry.name) and has_image_extension(entry.name):
                 relative = roots.contain(Path(os.path.normpath(entry)))
                 if relative is not None and roots.usable(relative) is None:
                     matches.append(relative)
