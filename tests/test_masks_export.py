@@ -402,3 +402,15 @@ def test_a_labelme_mask_box_larger_than_the_image_is_refused(tmp_path):
     assert len(json.dumps(document)) < 40_000
     with pytest.raises(MaskError, match="larger than the image"):
         labelme_to_mask(document)
+
+
+def test_a_region_of_many_components_is_one_exact_mask_shape() -> None:
+    dots = np.zeros((40, 40), dtype=bool)
+    dots[::2, ::2] = True                                   # 400 isolated pixels
+    shapes = labelme_mask_shapes(dots, "suspect")
+    assert len(shapes) == 1 and shapes[0]["points"] == [[0.0, 0.0], [38.0, 38.0]]
+    assert np.array_equal(labelme_to_mask({"imageHeight": 40, "imageWidth": 40,
+                                           "shapes": shapes}), dots)
+    few = dots.copy()
+    few[10:] = False                                        # 100 components: one shape each
+    assert len(labelme_mask_shapes(few, "suspect")) == 100

@@ -104,12 +104,14 @@ def _png_b64(patch: np.ndarray) -> str:
     return base64.b64encode(stream.getvalue()).decode("ascii")
 
 
-def _mask_shape(label: str, mask: np.ndarray, rows: slice, cols: slice) -> dict[str, Any]:
+def _mask_shape(label: str, patch: np.ndarray, top: int, left: int) -> dict[str, Any]:
+    """A LabelMe mask shape: ``patch`` (its bounding box's pixels) at row ``top``, column
+    ``left``."""
     return {"label": label,
-            "points": [[float(cols.start), float(rows.start)],
-                       [float(cols.stop - 1), float(rows.stop - 1)]],
+            "points": [[float(left), float(top)],
+                       [float(left + patch.shape[1] - 1), float(top + patch.shape[0] - 1)]],
             "group_id": None, "description": "", "shape_type": "mask", "flags": {},
-            "mask": _png_b64(mask[rows, cols])}
+            "mask": _png_b64(patch)}
 
 
 def labelme_mask_shapes(mask: np.ndarray, label: str) -> list[dict[str, Any]]:
@@ -119,9 +121,10 @@ def labelme_mask_shapes(mask: np.ndarray, label: str) -> list[dict[str, Any]]:
     props = regionprops(components)
     if len(props) > MAX_COMPONENT_SHAPES:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        return [_mask_shape(label, mask, slice(rows[0], rows[-1] + 1),
-                            slice(cols[0], cols[-1] + 1))]
-    return [_mask_shape(label, components == prop.label, prop.slice[0], prop.slice[1])
+        return [_mask_shape(label, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1],
+                            int(rows[0]), int(cols[0]))]
+    return [_mask_shape(label, components[prop.slice] == prop.label,
+                        int(prop.slice[0].start), int(prop.slice[1].start))
             for prop in props]
 
 
