@@ -414,3 +414,23 @@ def test_a_region_of_many_components_is_one_exact_mask_shape() -> None:
     few = dots.copy()
     few[10:] = False                                        # 100 components: one shape each
     assert len(labelme_mask_shapes(few, "suspect")) == 100
+
+
+def test_labelme_json_beside_the_images_and_a_masks_root(tmp_path, capsys):
+    """OUT = DIR puts each JSON beside its image (where LabelMe looks); --masks on both ends."""
+    root = tmp_path / "data"
+    for relative in REGIONS:
+        save_image(root / relative, 9, 7)
+    masks = tmp_path / "masks"
+    for relative, kinds in REGIONS.items():
+        for kind, mask in kinds.items():
+            write_mask(region_path(root, relative, kind, masks), mask)
+    assert main(["masks", "export", "--root", str(root), "--masks", str(masks), "--format",
+                 "labelme", "--out", str(root)]) == 0
+    assert json.loads((root / "cls/b.json").read_text())["imagePath"] == "b.png"
+    other = tmp_path / "other-masks"
+    assert main(["masks", "import", str(root), "--format", "labelme", "--root", str(root),
+                 "--masks", str(other)]) == 0
+    capsys.readouterr()
+    assert_same_regions(stored(root, other), stored(root, masks))
+    assert not (root / ".leakview").exists()
