@@ -111,20 +111,22 @@ class ImageDocuments:
             shutil.rmtree(folder, ignore_errors=True)
         self._backups.clear()
 
-    def record_import(self, changes: Mapping[Path, ImportedChange],
+    def record_import(self, changes: Mapping[Path, list[ImportedChange]],
                       masks: Mapping[Path, np.ndarray | None], backups: Path) -> None:
-        """An import wrote the mask files of ``changes`` (by image path; ``backups``: the
-        folder of the masks it replaced). A kept document shows its new mask (``masks``,
-        read off the GUI thread, or read here) as an undo step; the others get theirs when
-        they are made."""
+        """An import wrote the region files of ``changes`` (by image path, one change per
+        region kind; ``backups``: the folder of the files it replaced). A kept document of a
+        changed file shows its new mask (``masks`` by mask file, read off the GUI thread, or
+        read here) as an undo step; the others get theirs when they are made."""
         self._backups.append(backups)
-        for path, change in changes.items():
-            self._imports.setdefault(path, []).append(change)
+        for path, image_changes in changes.items():
+            self._imports.setdefault(path, []).extend(image_changes)
             document = self._by_path.get(path)
-            if document is None or document.mask_file != change.mask_file:
+            change = next((change for change in image_changes if document is not None
+                           and change.mask_file == document.mask_file), None)
+            if document is None or change is None:
                 continue
-            if path in masks:
-                mask = masks[path]
+            if change.mask_file in masks:
+                mask = masks[change.mask_file]
             else:
                 try:
                     mask = read_mask(change.mask_file, document.shape)

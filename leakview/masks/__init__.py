@@ -1,6 +1,7 @@
-"""Expected-region masks: storage, rasterising shapes, LabelMe / COCO import.
+"""Region masks: storage, rasterising shapes, LabelMe / COCO import and export.
 
-Headless (numpy, Pillow; never Qt). One job per module, each with its contract at its top:
+Headless (numpy, Pillow, scikit-image; never Qt). One job per module, each with its contract
+at its top:
 
 - :mod:`~leakview.masks.store`: the mask file of an image (8-bit 0/255 PNG at
   ``ROOT/.leakview/masks/<image>.png``), :func:`read_mask`, atomic :func:`write_mask`,
@@ -13,9 +14,14 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
   becomes :class:`MaskError` (path + reason) and nothing else;
 - :mod:`~leakview.masks.labelme` and :mod:`~leakview.masks.coco`: one annotation file to masks
   (COCO with its RLE strings, no pycocotools);
+- :mod:`~leakview.masks.kindmap`: annotation labels to region kinds (``--kind-map``);
+- :mod:`~leakview.masks.pairing`: which image of the root an annotation file names (the
+  containment rule);
 - :mod:`~leakview.masks.importer`: a folder of annotations to mask files for an image root,
   never reading or writing outside the roots, with a policy for images that already have a
-  mask (:func:`plan_import`, :func:`import_masks`).
+  mask (:func:`plan_import`, :func:`import_masks`);
+- :mod:`~leakview.masks.export`: the region masks back to LabelMe JSON or COCO
+  (:func:`export_masks`).
 
 Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
@@ -35,7 +41,19 @@ from leakview.layout import (
     region_path,
     region_root,
 )
-from leakview.masks.coco import coco_to_masks, rle_string_decode, rle_string_encode
+from leakview.masks.coco import (
+    coco_to_masks,
+    mask_to_rle,
+    rle_string_decode,
+    rle_string_encode,
+)
+from leakview.masks.export import (
+    EXPORT_FORMATS,
+    ExistingOutput,
+    ExportReport,
+    export_masks,
+    labelme_mask_shapes,
+)
 from leakview.masks.importer import (
     EXISTING_POLICIES,
     IMPORT_BACKUPS,
@@ -46,6 +64,7 @@ from leakview.masks.importer import (
     import_masks,
     plan_import,
 )
+from leakview.masks.kindmap import ALL_EXPECTED, DEFAULT_KIND_MAP, KindMap
 from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
 from leakview.masks.raster import (
     MAX_BRUSH_RADIUS,
@@ -65,6 +84,8 @@ from leakview.masks.store import (
 )
 
 __all__ = [
+    "ALL_EXPECTED", "DEFAULT_KIND_MAP", "EXPORT_FORMATS", "ExistingOutput", "ExportReport",
+    "KindMap", "export_masks", "labelme_mask_shapes", "mask_to_rle",
     "EXPECTED", "REGION_KINDS", "SUSPECT", "SUSPECT_SUBDIR", "check_region_kind", "region_path",
     "region_root",
     "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",

@@ -6,7 +6,9 @@ strings are decoded here, no pycocotools). COCO puts pixel ``(c, r)`` on the squ
 ``[c, c+1] x [r, r+1]``, so polygon coordinates are shifted by -0.5 before the pixel-centre rule
 of :mod:`leakview.masks.raster` (``[0,0, 2,0, 2,2, 0,2]`` covers 2 x 2 pixels, as in
 pycocotools). Crowd annotations (``iscrowd: 1``) are part of the union unless
-``include_crowd=False``. An inconsistent RLE, and every other problem of the file, raises
+``include_crowd=False``. Each instance carries its category's name (``""`` when it names no
+known category), which a :class:`~leakview.masks.kindmap.KindMap` sends to a region kind
+(:func:`coco_image_masks`). An inconsistent RLE, and every other problem of the file, raises
 :class:`~leakview.masks.store.MaskError`.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from leakview.layout import EXPECTED
 from leakview.masks.jsonvalid import (
     checked_mask_shape,
     json_dimension,
@@ -29,10 +32,12 @@ from leakview.masks.jsonvalid import (
     load_json,
     source_path,
 )
+from leakview.masks.kindmap import ALL_EXPECTED, KindMap
 from leakview.masks.raster import fill_polygon
 from leakview.masks.store import MaskError
 
-__all__ = ["CocoImage", "coco_image_mask", "coco_to_masks", "parse_coco_images",
+__all__ = ["CocoImage", "coco_image_mask", "coco_image_masks", "coco_to_masks",
+           "mask_to_rle", "parse_coco_images",
            "rle_string_decode", "rle_string_encode"]
 
 
@@ -83,6 +88,19 @@ def rle_string_encode(counts: Sequence[int]) -> str:
     return "".join(chars)
 
 
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """A boolean ``H x W`` mask as COCO compressed RLE: ``{"size": [H, W], "counts": str}``
+    (column-major runs starting with a run of 0s, as pycocotools' ``mask.encode``)."""
+    array = np.asarray(mask, dtype=bool)
+    flat = array.ravel(order="F")
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate(([0], edges, [flat.size]))).tolist()
+    if flat.size and flat[0]:
+        runs.insert(0, 0)
+    return {"size": [int(array.shape[0]), int(array.shape[1])],
+            "counts": rle_string_encode(runs)}
+
+
 def _rle_to_mask(segmentation: dict[str, Any], shape: tuple[int, int], path: Path,
                  what: str) -> np.ndarray:
     size = segmentation.get("size")
@@ -131,13 +149,19 @@ def _coco_polygons(segmentation: list[Any], shape: tuple[int, int], path: Path,
 
 @dataclass
 class CocoImage:
-    """One image of a COCO file with its selected ``(index, segmentation)`` annotations."""
+    """One image of a COCO file with its selected ``(index, segmentation, category name)``
+    annotations."""
 
     image_id: Any
     file_name: str
     height: int
     width: int
-    annotations: list[tuple[int, Any]] = field(default_factory=list)
+    annotations: list[tuple[int, Any, str]] = field(default_factory=list)
+
+    def kinds(self, kind_map: KindMap) -> set[str]:
+        """The region kinds ``kind_map`` sends this image's annotations to."""
+        return {kind for kind in (kind_map.kind_of(name) for _, _, name in self.annotations)
+                if kind is not None}
 
 
 def _coco_key(value: Any) -> bool:
@@ -154,27 +178,15 @@ def parse_coco_images(data: Any, path: Path, category_names: Collection[str] | N
             raise MaskError(path, f"missing key '{key}'")
         if not isinstance(data[key], list):
             raise MaskError(path, f"'{key}' must be an array, got {json_type_name(data[key])}")
-    wanted: set[Any] | None = None
     names = label_set(category_names)
+    category_of = _category_names(data.get("categories"), path, strict=names is not None)
+    wanted: set[Any] | None = None
     if names is not None:
-        categories = data.get("categories")
-        if not isinstance(categories, list):
-            raise MaskError(path, "a category filter needs a 'categories' array")
-        wanted = set()
-        known: list[str] = []
-        for index, category in enumerate(categories):
-            if not isinstance(category, dict):
-                raise MaskError(path, f"categories[{index}] must be an object")
-            cat_id, name = category.get("id"), category.get("name")
-            if not _coco_key(cat_id) or not isinstance(name, str):
-                raise MaskError(path, f"categories[{index}] needs an integer 'id' and a "
-                                      f"string 'name'")
-            known.append(name)
-            if name in names:
-                wanted.add(cat_id)
+        wanted = {cat_id for cat_id, name in category_of.items() if name in names}
         if not wanted:
+            known = sorted(set(category_of.values()))
             raise MaskError(path, f"no category named {', '.join(sorted(names))} "
-                                  f"(the file has: {', '.join(sorted(set(known))) or 'none'})")
+                                  f"(the file has: {', '.join(known) or 'none'})")
 
     images: dict[Any, CocoImage] = {}
     for index, entry in enumerate(data["images"]):
@@ -216,7 +228,9 @@ def parse_coco_images(data: Any, path: Path, category_names: Collection[str] | N
                 continue
         image = images.get(ann["image_id"])
         if image is not None:                # annotations of unknown images are ignored
-            image.annotations.append((index, ann["segmentation"]))
+            category = ann.get("category_id")
+            name = category_of.get(category, "") if _coco_key(category) else ""
+            image.annotations.append((index, ann["segmentation"], name))
 
     selected = [image for image in images.values() if image.annotations]
     seen: set[str] = set()
@@ -227,11 +241,38 @@ def parse_coco_images(data: Any, path: Path, category_names: Collection[str] | N
     return selected
 
 
-def coco_image_mask(image: CocoImage, path: Path) -> np.ndarray:
-    """The union of ``image``'s annotations as a ``height x width`` boolean mask."""
+def _category_names(categories: Any, path: Path, strict: bool) -> dict[Any, str]:
+    """``{category id: name}``; a malformed ``categories`` raises when ``strict`` (a category
+    filter needs it), else the unusable entries are left out."""
+    if not isinstance(categories, list):
+        if strict:
+            raise MaskError(path, "a category filter needs a 'categories' array")
+        return {}
+    out: dict[Any, str] = {}
+    for index, category in enumerate(categories):
+        cat_id = category.get("id") if isinstance(category, dict) else None
+        name = category.get("name") if isinstance(category, dict) else None
+        if _coco_key(cat_id) and isinstance(name, str):
+            out[cat_id] = name
+        elif strict:
+            raise MaskError(path, f"categories[{index}] must be an object with an integer "
+                                  "'id' and a string 'name'")
+    return out
+
+
+def coco_image_masks(image: CocoImage, path: Path, kind_map: KindMap = ALL_EXPECTED
+                     ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per region kind, the union of ``image``'s annotations ``kind_map`` sends there (a
+    ``height x width`` boolean mask), and the category names it does not import (counts)."""
     shape = checked_mask_shape(image.height, image.width, path)
-    out = np.zeros(shape, dtype=bool)
-    for index, segmentation in image.annotations:
+    masks: dict[str, np.ndarray] = {}
+    unmapped: dict[str, int] = {}
+    for index, segmentation, name in image.annotations:
+        kind = kind_map.kind_of(name)
+        if kind is None:
+            unmapped[name] = unmapped.get(name, 0) + 1
+            continue
+        out = masks.setdefault(kind, np.zeros(shape, dtype=bool))
         what = f"annotations[{index}].segmentation"
         if isinstance(segmentation, list):
             out |= _coco_polygons(segmentation, shape, path, what)
@@ -240,7 +281,14 @@ def coco_image_mask(image: CocoImage, path: Path) -> np.ndarray:
         else:
             raise MaskError(path, f"{what} must be polygons or RLE, "
                                   f"got {json_type_name(segmentation)}")
-    return out
+    return masks, unmapped
+
+
+def coco_image_mask(image: CocoImage, path: Path) -> np.ndarray:
+    """The union of ``image``'s annotations as a ``height x width`` boolean mask."""
+    masks, _ = coco_image_masks(image, path)
+    return masks.get(EXPECTED, np.zeros(checked_mask_shape(image.height, image.width, path),
+                                        dtype=bool))
 
 
 def coco_to_masks(json_path: str | os.PathLike[str] | Mapping[str, Any],

@@ -1,5 +1,7 @@
-"""Folder import of LabelMe / COCO annotations as leakview masks (:func:`import_masks`, with
-:func:`plan_import` to see first which images already have a mask). Every write is checked
+"""Folder import of LabelMe / COCO annotations as leakview region masks (:func:`import_masks`,
+with :func:`plan_import` to see first which images already have a mask; labels go to region
+kinds by a :class:`~leakview.masks.kindmap.KindMap`; images are found by
+:mod:`~leakview.masks.pairing`). Every write is checked
 with :func:`~leakview.masks.store.check_mask_destination` (re-exported here), the containment
 (security) rule of every mask writer.
 
@@ -19,12 +21,24 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from leakview.atomic import atomic_write_bytes
-from leakview.images import ImageLoadError, image_size
-from leakview.layout import default_masks_root, has_image_extension, mask_path
-from leakview.masks.coco import CocoImage, coco_image_mask, parse_coco_images
-from leakview.masks.jsonvalid import json_type_name, label_set, load_json
+from leakview.layout import (
+    EXPECTED,
+    REGION_KINDS,
+    default_masks_root,
+    region_path,
+)
+from leakview.masks.coco import CocoImage, coco_image_masks, parse_coco_images
+from leakview.masks.jsonvalid import label_set, load_json
+from leakview.masks.kindmap import DEFAULT_KIND_MAP, KindMap
 from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_recorded_shape, parse_labelme
-from leakview.masks.raster import MAX_MASK_PIXELS
+from leakview.masks.pairing import (
+    ImageRoots,
+    SkipItem,
+    annotation_files,
+    coco_target,
+    image_hw,
+    labelme_target,
+)
 from leakview.masks.store import MaskError, check_mask_destination, read_mask, write_mask
 
 __all__ = ["EXISTING_POLICIES", "IMPORT_BACKUPS", "ExistingMasks", "ExistingPolicy",
@@ -42,14 +56,28 @@ that undo can restore them)."""
 
 @dataclass
 class ImportReport:
-    """What :func:`import_masks` did: images whose mask was written (``replaced``: those of
-    them that had a mask before), items skipped and why."""
+    """What :func:`import_masks` did: images that got a region file (``written_kinds``: which
+    kinds; ``replaced``: those that had that file before), items skipped and why, and the
+    labels the kind map did not import (shape counts)."""
 
     masks_root: Path
     written: list[str] = field(default_factory=list)          # image paths relative to root
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source item, reason)
-    replaced: list[str] = field(default_factory=list)         # written over an existing mask
+    replaced: list[str] = field(default_factory=list)         # written over an existing file
     existing: str = "refuse"                                   # the policy it ran with
+    written_kinds: dict[str, list[str]] = field(default_factory=dict)   # image -> kinds
+    replaced_kinds: dict[str, list[str]] = field(default_factory=dict)  # image -> kinds
+    unmapped: dict[str, int] = field(default_factory=dict)    # label -> shapes not imported
+
+    def add(self, relative: str, kind: str, replaced: bool) -> None:
+        """Record that the ``kind`` region file of ``relative`` was written."""
+        if relative not in self.written_kinds:
+            self.written.append(relative)
+        self.written_kinds.setdefault(relative, []).append(kind)
+        if replaced:
+            if relative not in self.replaced_kinds:
+                self.replaced.append(relative)
+            self.replaced_kinds.setdefault(relative, []).append(kind)
 
     @property
     def n_written(self) -> int:
@@ -61,11 +89,25 @@ class ImportReport:
 
     def summary(self) -> str:
         """Human-readable multi-line summary (what the CLI prints)."""
-        lines = [f"written {self.n_written} mask{'s' if self.n_written != 1 else ''} "
-                 f"under {self.masks_root}"]
+        per_kind = {kind: sum(kind in kinds for kinds in self.written_kinds.values())
+                    for kind in REGION_KINDS}
+        files = sum(per_kind.values())
+        if files == per_kind[EXPECTED]:
+            lines = [f"written {files} mask{'s' if files != 1 else ''} under {self.masks_root}"]
+        else:
+            lines = [f"written {files} mask{'s' if files != 1 else ''} ("
+                     + ", ".join(f"{count} {kind}" for kind, count in per_kind.items() if count)
+                     + f") of {self.n_written} image{'s' if self.n_written != 1 else ''} "
+                     f"under {self.masks_root}"]
         if self.replaced:
             how = "merged into" if self.existing == "merge" else "replacing"
             lines[0] += f" ({how} {len(self.replaced)} existing)"
+        if self.unmapped:
+            count = sum(self.unmapped.values())
+            lines.append(f"not imported: {count} shape{'s' if count != 1 else ''} whose label "
+                         "the kind map does not list ("
+                         + ", ".join(f"{label or '(no label)'} {n}"
+                                     for label, n in sorted(self.unmapped.items())) + ")")
         if self.skipped:
             lines.append(f"skipped {self.n_skipped}:")
             lines.extend(f"  {item}: {reason}" for item, reason in self.skipped)
@@ -75,10 +117,13 @@ class ImportReport:
 @dataclass
 class ImportPlan:
     """What an import would touch (:func:`plan_import`): the images its annotations give a
-    mask to, and those of them that already have a mask file."""
+    region to (``kinds``: of which kinds), and those of them whose region file of one of those
+    kinds exists (``existing_kinds``: which)."""
 
     covered: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    kinds: dict[str, list[str]] = field(default_factory=dict)
+    existing_kinds: dict[str, list[str]] = field(default_factory=dict)
 
 
 class ExistingMasks(MaskError):
@@ -97,211 +142,92 @@ class ExistingMasks(MaskError):
         return (type(self), (self.path, self.images))
 
 
-class _Skip(Exception):
-    """Internal: this item is skipped for ``reason``."""
-
-
-class _Roots:
-    """The image root, lexically absolute and resolved, with containment checks."""
-
-    def __init__(self, image_root: Path) -> None:
-        self.lexical = Path(os.path.abspath(image_root))
-        self.real = Path(os.path.realpath(image_root))
-        self._by_name: dict[str, list[str]] | None = None
-
-    def contain(self, candidate: Path) -> str | None:
-        """``/``-relative path if ``candidate`` (absolute, normalised) is inside the root both
-        lexically and after resolving links; None otherwise."""
-        try:
-            relative = candidate.relative_to(self.lexical)
-            Path(os.path.realpath(candidate)).relative_to(self.real)
-        except (ValueError, OSError):          # outside, NUL byte in the name, link loop ...
-            return None
-        if not relative.parts:
-            return None
-        return relative.as_posix()
-
-    def usable(self, relative: str) -> str | None:
-        """None if the image at ``relative`` can carry a mask, else the reason it cannot."""
-        parts = relative.split("/")
-        if any(part.startswith(".") for part in parts):
-            return "the image is in a hidden folder (not scanned)"
-        if not has_image_extension(parts[-1]):
-            return f"{parts[-1]!r} is not an image leakview scans"
-        if not (self.lexical / relative).is_file():
-            return f"no image file {relative}"
-        return None
-
-    def by_name(self, name: str) -> list[str]:
-        if self._by_name is None:
-            self._by_name = {}
-            for folder, dirs, files in os.walk(self.lexical):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for file in files:
-                    if not file.startswith(".") and has_image_extension(file):
-                        relative = Path(folder, file).relative_to(self.lexical).as_posix()
-                        self._by_name.setdefault(file, []).append(relative)
-        return self._by_name.get(name, [])
-
-
-def _normalised(base: Path, reference: str) -> Path:
-    """``reference`` (``/`` or ``\\`` separated, relative to ``base`` or absolute), normalised."""
-    text = reference.replace("\\", "/")
-    return Path(os.path.normpath(os.path.join(base, text)))
-
-
-def _image_hw(path: Path) -> tuple[int, int]:
-    """``(H, W)`` of the image as leakview loads it (EXIF orientation applied), header only."""
-    try:
-        width, height = image_size(path)
-    except ImageLoadError as error:
-        raise _Skip(f"unreadable image {path.name}: {error.reason}") from None
-    if width <= 0 or height <= 0:
-        raise _Skip(f"image {path.name} has zero size")
-    if width * height > MAX_MASK_PIXELS:
-        raise _Skip(f"image {path.name} ({width}x{height}) is over the mask pixel limit")
-    return height, width
-
-
-def _labelme_target(data: dict[str, Any], json_file: Path, src_dir: Path, roots: _Roots) -> str:
-    """Relative path (inside the image root) of the image a LabelMe file annotates."""
-    refused = ""
-    image_path = data.get("imagePath")
-    if image_path is not None and not isinstance(image_path, str):
-        raise _Skip(f"imagePath must be a string, got {json_type_name(image_path)}")
-    if image_path:
-        candidate = _normalised(json_file.parent, image_path)
-        relative = roots.contain(candidate)
-        if relative is None:
-            refused = f"imagePath {image_path!r} is outside the image root (refused); "
-        elif roots.usable(relative) is None:
-            return relative
-    # Fallback: an image named like the JSON file, in the same relative folder.
-    folder = json_file.parent.relative_to(src_dir)
-    search = roots.lexical / folder
-    matches: list[str] = []
-    try:
-        entries = sorted(search.iterdir()) if search.is_dir() else []
-    except OSError:
-        entries = []
-    if entries:
-        for entry in entries:
-            if entry.stem == json_file.stem and has_image_extension(entry.name):
-                relative = roots.contain(Path(os.path.normpath(entry)))
-                if relative is not None and roots.usable(relative) is None:
-                    matches.append(relative)
-    if len(matches) == 1:
-        return matches[0]
-    where = (folder / json_file.stem).as_posix()
-    if matches:
-        raise _Skip(f"{refused}several images named {where}.* ({', '.join(matches)})")
-    if image_path and not refused:
-        raise _Skip(f"imagePath {image_path!r} not found in the image root, and no image "
-                    f"named {where}.*")
-    raise _Skip(f"{refused}no image named {where}.* in the image root")
-
-
-def _coco_target(file_name: str, roots: _Roots) -> str:
-    candidate = _normalised(roots.lexical, file_name)
-    relative = roots.contain(candidate)
-    if relative is not None and roots.usable(relative) is None:
-        return relative
-    refused = "" if relative is not None else "file_name is outside the image root (refused); "
-    name = file_name.replace("\\", "/").rsplit("/", 1)[-1]
-    matches = [m for m in roots.by_name(name)
-               if roots.contain(roots.lexical / m) is not None] if name else []
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise _Skip(f"{refused}not found at its path and several images are named {name!r}")
-    raise _Skip(f"{refused}no image {file_name!r} in the image root")
-
-
-def _json_files(src: Path) -> tuple[Path, list[Path]]:
-    if src.is_file():
-        return src.parent, [src]
-    if not src.is_dir():
-        raise MaskError(src, "no such file or folder")
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(src):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder, f) for f in sorted(files)
-                     if f.lower().endswith(".json") and not f.startswith("."))
-    return src, found
+Built = tuple[dict[str, np.ndarray], dict[str, int]]
+"""What an annotation rasterises to: a mask per region kind, and the labels not imported."""
 
 
 @dataclass
 class _Annotation:
-    """One image's annotation: where it came from, the image (relative to the root) and how
-    to rasterise its mask (raises :class:`_Skip` or :class:`MaskError`)."""
+    """One image's annotation: where it came from, the image (relative to the root), the
+    region kinds it gives a shape to (known without rasterising) and how to rasterise them
+    (raises :class:`SkipItem` or :class:`MaskError`)."""
 
     item: str
     relative: str
-    build: Callable[[], np.ndarray]
+    kinds: tuple[str, ...]
+    build: Callable[[], Built]
 
 
-def _selects_area_shape(data: dict[str, Any], labels: Collection[str] | None) -> bool:
-    """Whether a LabelMe file has an area shape with a selected label, without rasterising
-    (True for a malformed file: parsing it says why)."""
+def _labelme_kinds(data: dict[str, Any], labels: Collection[str] | None,
+                   kind_map: KindMap) -> tuple[bool, tuple[str, ...]]:
+    """Whether a LabelMe file has an area shape with a selected label, and the region kinds
+    those shapes go to, without rasterising (a malformed file: True and every kind the map
+    reaches -- parsing it says what is wrong)."""
     shapes = data.get("shapes")
     if not isinstance(shapes, list):
-        return True
+        return True, kind_map.kinds()
     selected = label_set(labels)
+    found, kinds = False, set()
     for shape in shapes:
         if not isinstance(shape, dict):
-            return True
+            return True, kind_map.kinds()
         kind = shape.get("shape_type")
         kind = "polygon" if kind is None else kind
         label = shape.get("label")
         label = "" if label is None else label
         if not isinstance(kind, str) or not isinstance(label, str):
-            return True
+            return True, kind_map.kinds()
         if kind in LABELME_AREA_TYPES and (selected is None or label in selected):
-            return True
-    return False
+            found = True
+            region = kind_map.kind_of(label)
+            if region is not None:
+                kinds.add(region)
+    return found, tuple(kind for kind in REGION_KINDS if kind in kinds)
 
 
-def _no_shape(labels: Collection[str] | None) -> _Skip:
-    return _Skip("no polygon, rectangle, circle or mask shape"
+def _no_shape(labels: Collection[str] | None) -> SkipItem:
+    return SkipItem("no polygon, rectangle, circle or mask shape"
                  + (" with the selected labels" if labels is not None else ""))
 
 
-def _labelme_annotation(data: Any, json_file: Path, item: str, src_dir: Path, roots: _Roots,
-                        labels: Collection[str] | None) -> _Annotation:
+def _labelme_annotation(data: Any, json_file: Path, item: str, src_dir: Path, roots: ImageRoots,
+                        labels: Collection[str] | None, kind_map: KindMap) -> _Annotation:
     if not isinstance(data, dict):
         raise MaskError(json_file, "not a LabelMe file (a JSON object is expected)")
-    relative = _labelme_target(data, json_file, src_dir, roots)
-    if not _selects_area_shape(data, labels):
+    relative = labelme_target(data, json_file, src_dir, roots)
+    found, kinds = _labelme_kinds(data, labels, kind_map)
+    if not found:
         raise _no_shape(labels)
 
-    def build() -> np.ndarray:
-        height, width = _image_hw(roots.lexical / relative)
+    def build() -> Built:
+        height, width = image_hw(roots.lexical / relative)
         recorded = labelme_recorded_shape(data, json_file)
         if recorded is not None and recorded != (height, width):
-            raise _Skip(f"the file records {recorded[1]}x{recorded[0]} but {relative} "
+            raise SkipItem(f"the file records {recorded[1]}x{recorded[0]} but {relative} "
                         f"is {width}x{height} (width x height)")
-        parsed = parse_labelme(data, json_file, (height, width), labels)
-        if parsed.used == 0:
+        parsed = parse_labelme(data, json_file, (height, width), labels, kind_map)
+        if parsed.used == 0 and not parsed.unmapped:
             raise _no_shape(labels)
-        return parsed.mask
-    return _Annotation(item, relative, build)
+        return parsed.masks, parsed.unmapped
+    return _Annotation(item, relative, kinds, build)
 
 
-def _coco_annotation(image: CocoImage, json_file: Path, item: str,
-                     roots: _Roots) -> _Annotation:
-    relative = _coco_target(image.file_name, roots)
+def _coco_annotation(image: CocoImage, json_file: Path, item: str, roots: ImageRoots,
+                     kind_map: KindMap) -> _Annotation:
+    relative = coco_target(image.file_name, roots)
 
-    def build() -> np.ndarray:
-        height, width = _image_hw(roots.lexical / relative)
+    def build() -> Built:
+        height, width = image_hw(roots.lexical / relative)
         if (image.height, image.width) != (height, width):
-            raise _Skip(f"the file records {image.width}x{image.height} but {relative} is "
+            raise SkipItem(f"the file records {image.width}x{image.height} but {relative} is "
                         f"{width}x{height} (width x height)")
-        return coco_image_mask(image, json_file)
-    return _Annotation(item, relative, build)
+        return coco_image_masks(image, json_file, kind_map)
+    return _Annotation(item, relative, tuple(k for k in REGION_KINDS
+                                             if k in image.kinds(kind_map)), build)
 
 
-def _annotations(files: list[Path], src_dir: Path, fmt: str, roots: _Roots,
-                 labels: Collection[str] | None,
+def _annotations(files: list[Path], src_dir: Path, fmt: str, roots: ImageRoots,
+                 labels: Collection[str] | None, kind_map: KindMap,
                  skipped: list[tuple[str, str]]) -> Iterator[list[_Annotation]]:
     """Per annotation file, the images it annotates (pairing problems go to ``skipped``)."""
     for json_file in files:
@@ -311,19 +237,21 @@ def _annotations(files: list[Path], src_dir: Path, fmt: str, roots: _Roots,
         try:
             data = load_json(json_file)
             if fmt == "labelme":
-                found.append(_labelme_annotation(data, json_file, item, src_dir, roots, labels))
+                found.append(_labelme_annotation(data, json_file, item, src_dir, roots, labels,
+                                                 kind_map))
             else:
                 images = parse_coco_images(data, json_file, labels, include_crowd=True)
                 if not images:
-                    raise _Skip("no annotated images" + (" with the selected categories"
+                    raise SkipItem("no annotated images" + (" with the selected categories"
                                                          if labels is not None else ""))
                 for image in images:
                     sub_item = f"{item}: {image.file_name}"
                     try:
-                        found.append(_coco_annotation(image, json_file, sub_item, roots))
-                    except _Skip as skip:
+                        found.append(_coco_annotation(image, json_file, sub_item, roots,
+                                                      kind_map))
+                    except SkipItem as skip:
                         skipped.append((sub_item, str(skip)))
-        except _Skip as skip:
+        except SkipItem as skip:
             skipped.append((item, str(skip)))
         except MaskError as error:
             skipped.append((item, error.reason))
@@ -331,35 +259,41 @@ def _annotations(files: list[Path], src_dir: Path, fmt: str, roots: _Roots,
 
 
 def _sources(src: str | os.PathLike[str], fmt: str,
-             image_root: str | os.PathLike[str]) -> tuple[Path, list[Path], _Roots]:
+             image_root: str | os.PathLike[str]) -> tuple[Path, list[Path], ImageRoots]:
     if fmt not in ("labelme", "coco"):
         raise ValueError(f"fmt must be 'labelme' or 'coco', got {fmt!r}")
     if not Path(image_root).is_dir():
         raise MaskError(image_root, "the image root is not a folder")
-    src_dir, files = _json_files(Path(src))
-    return Path(os.path.abspath(src_dir)), files, _Roots(Path(image_root))
+    src_dir, files = annotation_files(Path(src))
+    return Path(os.path.abspath(src_dir)), files, ImageRoots(Path(image_root))
 
 
 def plan_import(src: str | os.PathLike[str], fmt: str, image_root: str | os.PathLike[str],
                 masks_root: str | os.PathLike[str] | None = None,
-                labels: Collection[str] | None = None) -> ImportPlan:
-    """Which images an import of ``src`` would give a mask to, and which of them already have
-    one -- read from the annotations and the file system, nothing rasterised or written.
+                labels: Collection[str] | None = None,
+                kind_map: KindMap | None = None) -> ImportPlan:
+    """Which images an import of ``src`` would give a region to (and of which kinds), and
+    which of those region files exist already -- read from the annotations and the file
+    system, nothing rasterised or written.
 
     Pairing is :func:`import_masks`'s; an item that only fails when rasterised (bad geometry,
     a recorded size that differs from the image) still counts as covered. Raises like
     :func:`import_masks`.
     """
+    kind_map = DEFAULT_KIND_MAP if kind_map is None else kind_map
     src_dir, files, roots = _sources(src, fmt, image_root)
     plan = ImportPlan()
-    seen: set[str] = set()
-    for found in _annotations(files, src_dir, fmt, roots, labels, []):
+    for found in _annotations(files, src_dir, fmt, roots, labels, kind_map, []):
         for annotation in found:
-            if annotation.relative not in seen:
-                seen.add(annotation.relative)
+            if annotation.kinds and annotation.relative not in plan.kinds:
+                plan.kinds[annotation.relative] = list(annotation.kinds)
                 plan.covered.append(annotation.relative)
-    plan.existing = [relative for relative in plan.covered
-                     if mask_path(image_root, relative, masks_root).exists()]
+    for relative in plan.covered:
+        having = [kind for kind in plan.kinds[relative]
+                  if region_path(image_root, relative, kind, masks_root).exists()]
+        if having:
+            plan.existing.append(relative)
+            plan.existing_kinds[relative] = having
     return plan
 
 
@@ -367,36 +301,44 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
                  masks_root: str | os.PathLike[str] | None = None,
                  labels: Collection[str] | None = None, existing: str = "refuse",
                  backup_dir: str | os.PathLike[str] | None = None,
-                 progress: Callable[[int, int], Any] | None = None) -> ImportReport:
-    """Import LabelMe or COCO annotations under ``src`` as mask PNGs for ``image_root``.
+                 progress: Callable[[int, int], Any] | None = None,
+                 kind_map: KindMap | None = None) -> ImportReport:
+    """Import LabelMe or COCO annotations under ``src`` as region masks for ``image_root``.
 
     ``src``: one ``.json`` file, or a folder searched recursively for ``*.json`` (hidden
     folders skipped). ``fmt``: ``"labelme"`` or ``"coco"``. ``labels``: LabelMe labels or COCO
-    category names to keep (default: all). Each mask is written (atomically, 0/255 PNG) to
-    ``mask_path(image_root, image, masks_root)``. ``progress(done, total)`` is called after
-    each annotation file.
+    category names to keep (default: all). ``kind_map``: which region kind each kept label goes
+    to (default :data:`~leakview.masks.kindmap.DEFAULT_KIND_MAP`: ``suspect`` to the suspect
+    region, the rest to the expected one); a label the map does not import is counted in
+    ``ImportReport.unmapped``. Each kind's union is written (atomically, 0/255 PNG) to
+    ``region_path(image_root, image, kind, masks_root)``. ``progress(done, total)`` is called
+    after each annotation file.
 
-    An image that already has a mask file (hand-drawn, or imported before), by ``existing``:
+    A region file that exists already (hand-drawn, or imported before), by ``existing`` --
+    the same for every kind, each kind's file on its own:
 
-    * ``"refuse"`` (default): if any image the annotations cover has one (:func:`plan_import`),
-      raise :class:`ExistingMasks` naming them before anything is written;
-    * ``"skip"``: keep its mask, skip the item (the reason says so);
-    * ``"overwrite"``: replace it with the imported mask;
-    * ``"merge"``: write the union of both (an existing mask that cannot be read, or has
-      another size, is kept and the item skipped).
+    * ``"refuse"`` (default): if any region file the annotations would write exists
+      (:func:`plan_import`), raise :class:`ExistingMasks` naming the images before anything is
+      written;
+    * ``"skip"``: keep it, skip that region of the item (the reason says so);
+    * ``"overwrite"``: replace it with the imported region;
+    * ``"merge"``: write the union of both (an existing file that cannot be read, or has
+      another size, is kept and that region skipped).
 
-    With ``backup_dir`` every mask that is replaced (overwrite / merge) is first copied to
-    ``mask_path(image_root, image, backup_dir)`` (atomically; when that fails the item is
-    skipped, never replaced without its copy): the app's undo restores it from there.
-    ``ImportReport.replaced`` lists the images whose mask was replaced.
+    With ``backup_dir`` every region file that is replaced (overwrite / merge) is first copied
+    to ``region_path(image_root, image, kind, backup_dir)`` (atomically; when that fails the
+    region is skipped, never replaced without its copy): the app's undo restores it from
+    there. ``ImportReport.replaced`` lists the images one of whose files was replaced
+    (``replaced_kinds`` which).
 
     Pairing annotations with images -- never reading or writing outside the roots:
 
     * LabelMe: ``imagePath`` is relative to the JSON file (``\\`` accepted as a separator). It
       is used when it resolves -- lexically AND after following links -- to an image file inside
       ``image_root``. Otherwise (missing, not found, or outside the root: refused), the image is
-      the one inside ``image_root`` whose stem equals the JSON's stem, in the folder whose path
-      relative to ``image_root`` equals the JSON's folder relative to ``src``; it must be unique.
+      the one inside ``image_root`` whose stem (or whole name: ``x.png.json`` -> ``x.png``)
+      equals the JSON's stem, in the folder whose path relative to ``image_root`` equals the
+      JSON's folder relative to ``src``; it must be unique.
     * COCO: ``file_name`` relative to ``image_root`` (same containment rule), else the unique
       image in ``image_root`` (recursive, hidden folders skipped) with that base name.
     * Images in hidden folders (e.g. ``.leakview``) or without a scanned extension are skipped.
@@ -406,7 +348,7 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
       differs skips the item with both sizes in the reason.
     * An item with no selected area shape / instance, or whose annotations are invalid
       (:class:`MaskError`), or whose shapes cover no pixel of the image (no mask is no file),
-      is skipped with the reason; a second annotation for an image already written in this
+      is skipped with the reason; a second annotation for a region already written in this
       run is skipped, not merged.
 
     Raises :class:`MaskError` when ``src`` or ``image_root`` does not exist (its subclass
@@ -415,59 +357,87 @@ def import_masks(src: str | os.PathLike[str], fmt: str, image_root: str | os.Pat
     if existing not in EXISTING_POLICIES:
         raise ValueError(f"existing must be one of {', '.join(EXISTING_POLICIES)}, "
                          f"got {existing!r}")
+    kind_map = DEFAULT_KIND_MAP if kind_map is None else kind_map
     src_dir, files, roots = _sources(src, fmt, image_root)
     image_root = Path(image_root)
     report = ImportReport(Path(masks_root) if masks_root is not None
                           else default_masks_root(image_root), existing=existing)
     if existing == "refuse":
-        plan = plan_import(src, fmt, image_root, masks_root, labels)
+        plan = plan_import(src, fmt, image_root, masks_root, labels, kind_map)
         if plan.existing:
             raise ExistingMasks(report.masks_root, plan.existing)
-    done: dict[str, str] = {}
+    done: dict[tuple[str, str], str] = {}
 
     def save(annotation: _Annotation) -> None:
         relative = annotation.relative
-        if relative in done:
-            raise _Skip(f"the mask of {relative} was already written from {done[relative]}")
-        destination = mask_path(image_root, relative, masks_root)
-        check_mask_destination(destination, image_root, masks_root)
-        had_mask = destination.exists()
-        if had_mask and existing in ("skip", "refuse"):
-            raise _Skip(f"the mask of {relative} exists (kept)")
-        mask = annotation.build()
-        if not mask.any():
-            raise _Skip(f"the shapes cover no pixel of {relative}")
+        todo: list[tuple[str, Path, bool]] = []         # kind, destination, had a file
+        for kind in annotation.kinds:
+            if (relative, kind) in done:
+                report.skipped.append((annotation.item, f"{_region_name(kind, relative)} was "
+                                       f"already written from {done[relative, kind]}"))
+                continue
+            destination = region_path(image_root, relative, kind, masks_root)
+            check_mask_destination(destination, image_root, masks_root)
+            had_mask = destination.exists()
+            if had_mask and existing in ("skip", "refuse"):
+                report.skipped.append((annotation.item,
+                                       f"{_region_name(kind, relative)} exists (kept)"))
+                continue
+            todo.append((kind, destination, had_mask))
+        if not todo and annotation.kinds:
+            return
+        masks, unmapped = annotation.build()
+        for label, count in unmapped.items():
+            report.unmapped[label] = report.unmapped.get(label, 0) + count
+        if not masks:
+            raise SkipItem("no shape whose label the kind map imports ("
+                        + ", ".join(sorted(unmapped)) + ")")
+        for kind, destination, had_mask in todo:
+            try:
+                _save_region(masks.get(kind), kind, relative, destination, had_mask)
+            except SkipItem as skip:
+                report.skipped.append((annotation.item, str(skip)))
+                continue
+            done[relative, kind] = annotation.item
+            report.add(relative, kind, had_mask)
+
+    def _save_region(mask: np.ndarray | None, kind: str, relative: str, destination: Path,
+                     had_mask: bool) -> None:
+        what = _region_name(kind, relative)
+        if mask is None or not mask.any():
+            raise SkipItem(f"the shapes cover no pixel of {relative}" if kind == EXPECTED
+                        else f"the {kind} shapes cover no pixel of {relative}")
         if had_mask and existing == "merge":
             try:
                 mask = mask | read_mask(destination, mask.shape)
             except MaskError as error:
-                raise _Skip(f"cannot merge into the mask of {relative}: {error.reason} "
-                            "(kept)") from None
+                raise SkipItem(f"cannot merge into {what}: {error.reason} (kept)") from None
         try:
             if had_mask and backup_dir is not None:
-                _back_up(destination, mask_path(image_root, relative, backup_dir),
+                _back_up(destination, region_path(image_root, relative, kind, backup_dir),
                          image_root, backup_dir)
             write_mask(destination, mask)
         except OSError as error:
-            raise _Skip(f"cannot write {error.filename or destination} "
+            raise SkipItem(f"cannot write {error.filename or destination} "
                         f"({error.strerror or error})") from None
-        done[relative] = annotation.item
-        report.written.append(relative)
-        if had_mask:
-            report.replaced.append(relative)
 
-    for number, found in enumerate(_annotations(files, src_dir, fmt, roots, labels,
+    for number, found in enumerate(_annotations(files, src_dir, fmt, roots, labels, kind_map,
                                                 report.skipped), start=1):
         for annotation in found:
             try:
                 save(annotation)
-            except _Skip as skip:
+            except SkipItem as skip:
                 report.skipped.append((annotation.item, str(skip)))
             except MaskError as error:
                 report.skipped.append((annotation.item, error.reason))
         if progress is not None:
             progress(number, len(files))
     return report
+
+
+def _region_name(kind: str, relative: str) -> str:
+    """``the mask of a.png`` (expected) / ``the suspect region of a.png``."""
+    return f"the mask of {relative}" if kind == EXPECTED else f"the {kind} region of {relative}"
 
 
 def _back_up(mask_file: Path, copy: Path, image_root: Path,

@@ -6,9 +6,13 @@ LabelMe coordinates are used as they are (integer = pixel centre, the rule of
 :mod:`leakview.masks.raster`). A ``mask`` shape carries ``points = [[x1, y1], [x2, y2]]`` (its
 bounding box, truncated to integers, both ends inclusive, as LabelMe does) and ``mask`` = a
 base64 PNG of exactly ``(x2-x1+1) x (y2-y1+1)`` pixels (any non-zero = inside), pasted at
-``(x1, y1)`` and clipped. ``line``, ``linestrip``, ``point``, ``points`` and unknown shape types
-have no area and are ignored. Polygons need >= 3 points, the others exactly 2. Bad base64 or
-PNG, and every other problem of the file, raise :class:`~leakview.masks.store.MaskError`.
+``(x1, y1)`` and clipped; its box may not hold more pixels than the image (LabelMe never writes
+one larger), so a small file cannot make the reader decode a huge PNG. ``line``,
+``linestrip``, ``point``, ``points`` and unknown shape types have no area and are ignored.
+Polygons need >= 3 points, the others exactly 2. Bad base64 or PNG, and every other problem of
+the file, raise :class:`~leakview.masks.store.MaskError`. With a
+:class:`~leakview.masks.kindmap.KindMap` (:func:`parse_labelme`) each label's shapes go to its
+region kind.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from leakview.layout import EXPECTED
 from leakview.masks.jsonvalid import (
     checked_mask_shape,
     json_dimension,
@@ -35,6 +40,7 @@ from leakview.masks.jsonvalid import (
     load_json,
     source_path,
 )
+from leakview.masks.kindmap import ALL_EXPECTED, KindMap
 from leakview.masks.raster import (
     MAX_MASK_PIXELS,
     check_shape,
@@ -53,11 +59,28 @@ LABELME_AREA_TYPES: tuple[str, ...] = ("polygon", "rectangle", "circle", "mask")
 
 @dataclass
 class LabelmeResult:
-    """A parsed LabelMe file: its mask, how many area shapes it used, ignored shape types."""
+    """A parsed LabelMe file: a mask per region kind that got a shape, how many area shapes
+    it used, ignored shape types and the labels the kind map does not import (shape counts)."""
 
-    mask: np.ndarray
+    shape: tuple[int, int]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
     used: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The union of every kind's mask (all False when no shape was used)."""
+        out = np.zeros(self.shape, dtype=bool)
+        for mask in self.masks.values():
+            out |= mask
+        return out
+
+    def region(self, kind: str) -> np.ndarray:
+        """The mask shapes of ``kind`` are drawn into (made on first use)."""
+        if kind not in self.masks:
+            self.masks[kind] = np.zeros(self.shape, dtype=bool)
+        return self.masks[kind]
 
 
 def labelme_recorded_shape(data: Mapping[str, Any], path: Path) -> tuple[int, int] | None:
@@ -77,8 +100,9 @@ def _paste_mask_shape(out: np.ndarray, shape: dict[str, Any], corners: np.ndarra
     if x2 < x1 or y2 < y1:
         raise MaskError(path, f"{what}: mask bounding box has x2 < x1 or y2 < y1")
     box_w, box_h = x2 - x1 + 1, y2 - y1 + 1
-    if box_w * box_h > MAX_MASK_PIXELS:
-        raise MaskError(path, f"{what}: mask of {box_w}x{box_h} pixels is over the limit")
+    if box_w * box_h > min(MAX_MASK_PIXELS, out.size):
+        raise MaskError(path, f"{what}: mask box of {box_w}x{box_h} pixels is larger than the "
+                              f"image ({out.shape[1]}x{out.shape[0]})")
     encoded = shape.get("mask")
     if not isinstance(encoded, str) or not encoded:
         raise MaskError(path, f"{what}: 'mask' must be a base64 PNG string, "
@@ -107,9 +131,11 @@ def _paste_mask_shape(out: np.ndarray, shape: dict[str, Any], corners: np.ndarra
 
 
 def parse_labelme(data: Any, path: Path, shape: Sequence[int] | None,
-                  labels: Collection[str] | None) -> LabelmeResult:
-    """The mask of the parsed LabelMe ``data`` at ``shape`` (default: the recorded size) with
-    the count of shapes used and ignored; see :func:`labelme_to_mask`."""
+                  labels: Collection[str] | None,
+                  kind_map: KindMap = ALL_EXPECTED) -> LabelmeResult:
+    """The masks of the parsed LabelMe ``data`` at ``shape`` (default: the recorded size), one
+    per region kind ``kind_map`` sends a used shape's label to, with the count of shapes used,
+    ignored and not mapped; see :func:`labelme_to_mask`."""
     if not isinstance(data, Mapping):
         raise MaskError(path, f"a LabelMe file must be a JSON object, got {json_type_name(data)}")
     if shape is None:
@@ -126,8 +152,7 @@ def parse_labelme(data: Any, path: Path, shape: Sequence[int] | None,
     if not isinstance(shapes, list):
         raise MaskError(path, f"'shapes' must be an array, got {json_type_name(shapes)}")
     selected = label_set(labels)
-    result = LabelmeResult(np.zeros((height, width), dtype=bool))
-    out = result.mask
+    result = LabelmeResult((height, width))
     for index, item in enumerate(shapes):
         what = f"shapes[{index}]"
         if not isinstance(item, dict):
@@ -147,6 +172,11 @@ def parse_labelme(data: Any, path: Path, shape: Sequence[int] | None,
             continue
         if selected is not None and label not in selected:
             continue
+        region = kind_map.kind_of(label)
+        if region is None:
+            result.unmapped[label] = result.unmapped.get(label, 0) + 1
+            continue
+        out = result.region(region)
         if "points" not in item:
             raise MaskError(path, f"{what} has no 'points'")
         points = json_points(item["points"], path, f"{what}.points")
@@ -194,5 +224,6 @@ def labelme_to_mask(json_path_or_dict: str | os.PathLike[str] | Mapping[str, Any
             shape = check_shape(shape)
         except ValueError as error:
             raise MaskError(path, str(error)) from None
-    return parse_labelme(data, path, shape, labels).mask
+    result = parse_labelme(data, path, shape, labels)
+    return result.masks.get(EXPECTED, result.mask)
 

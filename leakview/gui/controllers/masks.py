@@ -32,9 +32,9 @@ from leakview.masks import (
     MaskError,
     default_masks_root,
     import_masks,
-    mask_path,
     plan_import,
     read_mask,
+    region_path,
 )
 
 
@@ -190,12 +190,13 @@ class MaskController:
             report = import_masks(source, fmt, root, masks_root, existing=existing,
                                   backup_dir=backups,
                                   progress=lambda done, total: ctx.progress(done, total))
-            written = {root / relative for relative in report.written}
+            written = {region_path(root, relative, kind, masks_root)
+                       for relative, kinds in report.written_kinds.items() for kind in kinds}
             masks: dict[Path, np.ndarray | None] = {}
-            for path, (mask_file, shape) in kept.items():   # shown again at once
-                if path in written:
+            for mask_file, shape in kept.values():   # shown again at once
+                if mask_file in written:
                     try:
-                        masks[path] = read_mask(mask_file, shape)
+                        masks[mask_file] = read_mask(mask_file, shape)
                     except MaskError:
                         pass            # read again on the GUI thread, which says why
             return report, masks
@@ -204,11 +205,12 @@ class MaskController:
             report, masks = result
             if self.state.root != root:     # written into the folder it was asked for; the
                 return                      # undo steps belonged to that folder's documents
-            replaced = set(report.replaced)
-            changes = {root / relative: ImportedChange(
-                mask_path(root, root / relative, masks_root),
-                mask_path(root, relative, backups) if relative in replaced else None,
-                f"Import {fmt} masks") for relative in report.written}
+            changes = {root / relative: [ImportedChange(
+                region_path(root, relative, kind, masks_root),
+                region_path(root, relative, kind, backups)
+                if kind in report.replaced_kinds.get(relative, ()) else None,
+                f"Import {fmt} masks") for kind in kinds]
+                for relative, kinds in report.written_kinds.items()}
             self.session.documents.record_import(changes, masks, backups)
             self.image_list.model.refresh_masks()
             level = "warning" if report.skipped else "info"
