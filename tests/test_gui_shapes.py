@@ -139,6 +139,21 @@ def test_rectangle_corner_and_side_drag_each_one_undo_step(qtbot, window):
     expect(qtbot, window, side)
     assert window.session.document.stack.count() == 3
 
+    # Esc during a drag: nothing changes (the release after it draws nothing either)
+    viewport = window.canvas.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     handle_point(window, 0))
+    QTest.mouseMove(viewport, viewport_point(window, 20, 20))
+    QTest.mouseMove(viewport, viewport_point(window, 24, 22))
+    shown = lambda: window.canvas.mask_item.image > 0      # noqa: E731
+    assert not np.array_equal(shown(), side)            # the mask follows the drag on screen
+    key(qtbot, window.canvas, Qt.Key.Key_Escape)
+    np.testing.assert_array_equal(shown(), side)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       viewport_point(window, 24, 22))
+    expect(qtbot, window, side)
+    assert window.session.document.stack.count() == 3
+
     undo(qtbot, window)
     expect(qtbot, window, corner)
     assert close(live(window).points, ((x0, y0), (x1 + dx, y1 + dy)))

@@ -49,14 +49,13 @@ SHAPE_TOOLS = {Tool.POLYGON: "polygon", Tool.RECTANGLE: "rectangle", Tool.ELLIPS
 """The tools whose shapes stay editable, and the kind of shape each draws."""
 TOOL_NOTES = {Tool.POLYGON: "Enter or double-click closes, Esc cancels"}
 """Said in the tool's menu entry (and in Help > Shortcuts) after its label."""
-_EDIT_HINT = ("drag a handle or the shape to edit it, Delete removes it, Enter commits; "
-              "Alt subtracts")
+_EDIT_HINT = "Del deletes, Enter commits · Alt: subtract"
 TOOL_HINTS = {Tool.PAN: "drag to pan, wheel to zoom",
-              Tool.POLYGON: "click vertices; Enter or double-click closes; Esc cancels; "
-                            "Ctrl+click or double-click a side adds a vertex, Shift+click "
-                            "removes one; " + _EDIT_HINT,
-              Tool.RECTANGLE: "drag a box; " + _EDIT_HINT,
-              Tool.ELLIPSE: "drag a box; " + _EDIT_HINT,
+              Tool.POLYGON: "click vertices, Enter closes · drag a vertex or the shape, "
+                            "Ctrl+click a side adds a vertex, " + _EDIT_HINT,
+              Tool.RECTANGLE: "drag a box · drag a handle or the box to edit it, " + _EDIT_HINT,
+              Tool.ELLIPSE: "drag a box · drag a handle or the ellipse to edit it, "
+                            + _EDIT_HINT,
               Tool.BRUSH: "drag to paint; [ and ] change the size",
               Tool.ERASER: "drag to erase; [ and ] change the size"}
 """The status bar's line while the tool is active."""
@@ -240,7 +239,7 @@ class DrawingController(QObject):
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self.space_held = pressed
-                if pressed and self.dragging:
+                if pressed and (self.dragging or self.shapes.dragging):
                     self.cancel()
                 self._update_cursor()
             return True
