@@ -16,6 +16,7 @@ change the radius, shown as a circle under the cursor.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from enum import Enum
 
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
@@ -97,7 +98,8 @@ class DrawingController(QObject):
         self.cancel()
         self.shapes.commit()
         if self.document is not None:
-            self.document.changed.disconnect(self._document_changed)
+            with suppress(RuntimeError):    # a document already deleted (another folder)
+                self.document.changed.disconnect(self._document_changed)
         self.document = self.shapes.document = document
         if document is not None:
             document.changed.connect(self._document_changed)
@@ -131,10 +133,6 @@ class DrawingController(QObject):
         self._start = self._start_pos = None
         self.shapes.cancel_drag()
         self.canvas.clear_previews()
-
-    def commit_shape(self) -> bool:
-        """The shape being edited becomes pixels (Enter)."""
-        return self.shapes.commit()
 
     def clear_mask(self) -> None:
         self.shapes.commit()
