@@ -194,7 +194,16 @@ def shortcut_rows() -> list[tuple[str, str]]:
              ("Wheel", "Zoom"),
              ("Enter / double-click", "Close the polygon"),
              ("Backspace", "Remove the polygon's last vertex"),
-             ("Esc", "Cancel the shape being drawn"),
+             ("Esc", "Cancel the shape being drawn (or the drag of a shape)"),
+             ("Alt + drag / Alt + click", "Subtractive rectangle, ellipse / polygon (removes "
+                                          "its pixels)"),
+             ("Drag a handle / the shape", "Reshape / move the shape being edited (a drawn "
+                                           "shape stays editable until committed)"),
+             ("Ctrl+click / double-click a side", "Insert a polygon vertex there"),
+             ("Shift+click a vertex", "Remove a polygon vertex"),
+             ("Del (a shape being edited)", "Delete the shape"),
+             ("Enter (a shape being edited)", "Commit the shape (so do another tool, image or "
+                                              "shape)"),
              ("Esc (in a text field, box or list)", "Give the keys back to the image"),
              ("Enter (in the filter box)", "Go to the image list"),
              ("Wheel over a box or slider", "Scroll the panel (click the box first to "

@@ -44,6 +44,8 @@ from leakview.report import MapDisplay, display_map
 MASK_RGBA = (0, 229, 255)
 MASK_FILL_ALPHA = 70
 PREVIEW_COLOR = QColor(255, 235, 59)
+SUBTRACT_COLOR = QColor(255, 82, 82)
+"""A subtractive shape's colour (its preview while drawn, its outline while edited)."""
 Z_BASE, Z_LAYERS, Z_MASK, Z_PREVIEW = 0, 10, 50, 100
 
 
@@ -317,8 +319,17 @@ class ImageCanvas(pg.GraphicsView):
     def _v(x: float, y: float) -> QPointF:
         return QPointF(x + 0.5, y + 0.5)
 
+    def _preview_pen(self, subtract: bool) -> QPen:
+        pen = QPen(SUBTRACT_COLOR if subtract else PREVIEW_COLOR)
+        pen.setCosmetic(True)
+        pen.setWidthF(1.5)
+        if subtract:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        return pen
+
     def show_polygon(self, points: list[tuple[float, float]],
-                     hover: tuple[float, float] | None = None) -> None:
+                     hover: tuple[float, float] | None = None, subtract: bool = False) -> None:
+        self.preview.setPen(self._preview_pen(subtract))
         path = QPainterPath()
         if points:
             path.moveTo(self._v(*points[0]))
@@ -330,8 +341,13 @@ class ImageCanvas(pg.GraphicsView):
                 path.addEllipse(self._v(*point), 0.8, 0.8)
         self.preview.setPath(path)
 
-    def show_box(self, kind: str, x0: float, y0: float, x1: float, y1: float) -> None:
+    def show_box(self, kind: str, x0: float, y0: float, x1: float, y1: float,
+                 subtract: bool = False) -> None:
         item = self.rect_preview if kind == "rect" else self.ellipse_preview
+        item.setPen(self._preview_pen(subtract))
+        fill = QColor(SUBTRACT_COLOR if subtract else PREVIEW_COLOR)
+        fill.setAlpha(40)
+        item.setBrush(fill)
         item.setRect(QRectF(self._v(x0, y0), self._v(x1, y1)).normalized())
         item.setVisible(True)
 

@@ -31,6 +31,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from leakview.gui.workers import JobRunner
 from leakview.masks import MaskError, check_mask_destination, read_mask, write_mask
+from leakview.masks.shapes import LiveShape
 
 UNDO_LIMIT = 100
 _ABSENT = object()
@@ -196,6 +197,9 @@ class MaskDocument(QObject):
         self._mask = None if mask is None else np.asarray(mask, dtype=bool)
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(UNDO_LIMIT)
+        self.live_shape: LiveShape | None = None
+        """The shape being edited over the mask (``gui.shape_edit``): the mask shows it, its
+        undo steps set it; None once committed (or the mask changed under it)."""
 
     def unsaved(self) -> bool:
         """True while this mask's newest state is not on disk (write queued or failed)."""
@@ -222,6 +226,7 @@ class MaskDocument(QObject):
         if (old is None and new_mask is None) or (
                 old is not None and new_mask is not None and np.array_equal(old, new_mask)):
             return False
+        self.live_shape = None      # a plain edit commits the shape being edited
         self.stack.push(MaskEdit(self, old, new_mask, text))
         return True
 
@@ -242,6 +247,7 @@ class MaskDocument(QObject):
         afters: list[np.ndarray | Path | None] = [change.backup for change in changes[1:]]
         for change, after in zip(changes, [*afters, mask], strict=True):
             self.stack.push(ImportStep(self, change, after))
+        self.live_shape = None      # the import replaced the mask the shape was drawn on
         self._mask = mask
         self.changed.emit()
 

@@ -10,6 +10,8 @@ at its top:
 - :mod:`~leakview.masks.raster`: polygons, rectangles, ellipses and brush strokes to boolean
   masks (pixel centres at integer coordinates, closed shapes, clipped to the image) and
   :func:`mask_boundary`;
+- :mod:`~leakview.masks.shapes`: an editable :class:`Shape` (polygon, rectangle, ellipse;
+  additive or subtractive) before it becomes pixels, to and from a LabelMe shape dict;
 - :mod:`~leakview.masks.jsonvalid`: reading and validating annotation JSON, where every problem
   becomes :class:`MaskError` (path + reason) and nothing else;
 - :mod:`~leakview.masks.labelme` and :mod:`~leakview.masks.coco`: one annotation file to masks
@@ -75,6 +77,7 @@ from leakview.masks.raster import (
     rasterize_rectangle,
     rasterize_stroke,
 )
+from leakview.masks.shapes import SHAPE_KINDS, LiveShape, Shape
 from leakview.masks.store import (
     MaskError,
     check_mask_destination,
@@ -95,4 +98,5 @@ __all__ = [
     "mask_boundary", "mask_path", "plan_import", "rasterize_ellipse", "rasterize_polygon",
     "rasterize_rectangle", "rasterize_stroke", "read_mask", "rle_string_decode",
     "rle_string_encode", "write_mask",
+    "SHAPE_KINDS", "LiveShape", "Shape",
 ]
