@@ -17,9 +17,13 @@ Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and th
   corner tag, a timestamp, a watermark): ``suspect_topk_share`` is above ``max_suspect_share``
   times the share the region could hold at most, ``min(1, suspect_area_frac /
   topk_fraction)``. Undefined without a (non-empty) suspect region or with an all-zero map.
-  With the default (0.5): half of the hottest 5% of pixels on a marker is a shortcut. Chosen on
-  demo data with markers (see docs/formats.md): demo-leaky puts most of its top 5% on the
-  corner marker, demo-clean almost none, for saliency, Grad-CAM and LIME.
+  With the default (0.3): more than 30% of what the region could hold of the hottest 5% of
+  pixels means the model looks there. Chosen on demo data with the corner marker as the
+  suspect region (1.5% of the image, so the threshold scales to 0.09): for saliency and LIME
+  every value from 0.1 to 0.3 gives the same flags (demo-leaky 30 and 33 of 40, demo-clean 0),
+  above 0.3 saliency's leaky images drop out (12 of 40 at 0.5); 0.3 is the highest of those,
+  so a large suspect region (a border) is not flagged for holding its mere area share.
+  Grad-CAM separates worst (leaky 17, clean 10 of 40 at 0.3), as for the expected region.
 * **Combined** — the row's ``leak_flag`` (:func:`leak_flag`) is 1 when the expected-region
   rule *or* the suspect rule flags it, 0 when the defined ones (one or both) do not, empty when
   neither is defined. The folder verdict and its coverage count ``leak_flag``; the summary also
@@ -70,7 +74,7 @@ class VerdictRule:
     """A verdict needs at least this many judged images (or all of them, if fewer) ..."""
     min_judged_share: float = 0.5
     """... and at least this share of the images judged."""
-    max_suspect_share: float = 0.5
+    max_suspect_share: float = 0.3
     """Suspect flag when more than this share of the top-k lies in the suspect region (scaled
     down for regions smaller than the top-k set)."""
 

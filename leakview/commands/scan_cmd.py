@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-suspect-share", type=argtypes.share,
                         help="leak flag when more than this share of the top 5%% pixels lies "
                              "in the image's suspect region (MASKS/.suspect/<image>.png; "
-                             "scaled down for regions under 5%% of the image; default: 0.5)")
+                             "scaled down for regions under 5%% of the image; default: 0.3)")
     parser.add_argument("--max-flag-rate", type=argtypes.positive_share,
                         help="folder verdict leak when this share of images is flagged "
                              "(default: 0.5)")
