@@ -268,7 +268,7 @@ def test_rule_refuses_a_max_suspect_share_outside_0_to_1(bad: float) -> None:
 
 
 @pytest.mark.parametrize("value,message", [("1.5", "share from 0 to 1"), ("-0.1", "0 to 1"),
-                                           ("nan", "finite"), ("lots", "--max-suspect-share")])
+                                           ("nan", "finite"), ("lots", "expected a number")])
 def test_bad_max_suspect_share_is_a_usage_error(tmp_path, capsys, value, message) -> None:
     (tmp_path / "images").mkdir()
     with pytest.raises(SystemExit) as info:
