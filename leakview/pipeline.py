@@ -91,12 +91,14 @@ class ScanJob:
     atlas: AtlasOutput | None = None
     min_judged: int | None = None
     min_judged_share: float | None = None
+    max_suspect_share: float | None = None
 
     def rule(self) -> VerdictRule:
         """The verdict rule: the job's thresholds, the defaults where it sets none."""
         given: dict[str, Any] = {
             "min_topk_share": self.min_topk_share, "max_flag_rate": self.max_flag_rate,
-            "min_judged": self.min_judged, "min_judged_share": self.min_judged_share}
+            "min_judged": self.min_judged, "min_judged_share": self.min_judged_share,
+            "max_suspect_share": self.max_suspect_share}
         return replace(VerdictRule(), **{name: value for name, value in given.items()
                                          if value is not None})
 
@@ -133,8 +135,9 @@ def mark_unavailable(summary: dict[str, Any], unavailable: dict[str, str]) -> di
     rule = VerdictRule(**summary.get("rule", {}))
     for method, reason in unavailable.items():
         stats = summary["methods"].setdefault(method, {
-            "images": 0, "flagged": 0, "undefined": 0, "errors": 0,
-            "mean_mass_in_mask": None, "flag_rate": None, **coverage(0, 0, rule)})
+            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "suspect_judged": 0,
+            "suspect_flagged": 0, "mean_mass_in_mask": None, "mean_suspect_topk_share": None,
+            "flag_rate": None, **coverage(0, 0, rule)})
         stats.update(verdict=UNAVAILABLE, reason=reason)
     return summary
 

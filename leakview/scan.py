@@ -1,8 +1,10 @@
 """The batch pipeline behind both ``leakview scan`` and the app's "Analyze folder".
 
 For each image: load it, predict (in batches), compute the requested attribution methods, look up
-its expected-region mask, compute the overlap metrics and the leak flag, and yield the result.
-Unreadable images become results whose rows carry the ``error`` column; the scan goes on. A
+its expected-region mask and its suspect region, compute the overlap metrics against each and
+the flags (:mod:`leakview.verdict`), and yield the result. Unreadable images, and mask or
+suspect-region files that exist but cannot be used, become results whose rows carry the
+``error`` column; the scan goes on. A
 requested method that cannot run on the model (the registry says why before the run,
 :func:`unavailable_methods`) is not run: its rows carry the reason in ``error`` and the other
 methods run as usual. Cancellation (``should_stop``) is honoured between images and inside
@@ -36,12 +38,12 @@ from leakview.images import (
     relative_name,
     true_label,
 )
-from leakview.masks import MaskError, find_mask
+from leakview.masks import SUSPECT, MaskError, find_mask
 from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
 from leakview.report import figure_title
 from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
-from leakview.verdict import VerdictRule, leak_flag
+from leakview.verdict import VerdictRule, leak_flag, suspect_flag
 
 __all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "NoMethodCanRun",
            "ScanOptions", "ScanRow", "check_runnable", "save_map", "scan", "score_attribution",
@@ -109,6 +111,8 @@ class ImageResult:
     rows: list[ScanRow] = field(default_factory=list)
     error: str | None = None
     mask_problem: MaskError | None = None  #: a mask file that exists but cannot be used
+    suspect: np.ndarray | None = None  #: the suspect region, if the image has one
+    suspect_problem: MaskError | None = None  #: a suspect-region file that cannot be used
 
     def title(self, classes: Sequence[str]) -> str:
         """The figure title: name, true label, predicted class and its probability."""
@@ -134,10 +138,13 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
                       probabilities: np.ndarray | None, method: str,
                       attribution: Attribution | None, mask: np.ndarray | None,
                       topk_fraction: float = 0.05, rule: VerdictRule = VerdictRule(),
-                      error: str = "") -> ScanRow:
-    """The row of one image and method: prediction, overlap metrics against ``mask`` (NaN
-    without one), the leak flag under ``rule``, and ``error`` (an unreadable image has no
-    ``probabilities`` and no ``attribution``)."""
+                      error: str = "", suspect: np.ndarray | None = None) -> ScanRow:
+    """The row of one image and method: prediction, overlap metrics against ``mask`` (the
+    expected region; NaN without one) and against ``suspect`` (the suspect region, the
+    ``suspect_*`` columns; NaN without one), the flags under ``rule`` and ``error`` (an
+    unreadable image has no ``probabilities`` and no ``attribution``). A row with an ``error``
+    has no flags: what could be measured is kept, but it is not judged. The one scoring of
+    ``leakview scan`` and the window."""
     predicted = int(np.argmax(probabilities)) if probabilities is not None else None
     row = ScanRow(
         image=name, label=label or "",
@@ -153,16 +160,23 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
         row = row.with_metrics(overlap_metrics(attribution.map, mask, topk_fraction))
         if "segments" in attribution.extras:
             row.lime_top5_superpixel_share = _superpixel_share(attribution, mask)
-    return row.with_flag(leak_flag(row, rule, topk_fraction))
+    if suspect is not None:
+        row = row.with_suspect_metrics(overlap_metrics(attribution.map, suspect, topk_fraction))
+    if error:
+        return row
+    return row.with_flag(leak_flag(row, rule, topk_fraction),
+                         suspect_flag(row, rule, topk_fraction))
 
 
 def _result_row(result: ImageResult, method: str, classes: Sequence[str],
                 options: ScanOptions, unavailable: dict[str, str]) -> ScanRow:
-    problem = f"mask: {result.mask_problem}" if result.mask_problem is not None else ""
-    error = result.error or unavailable.get(method) or problem
+    problems = [f"{what}: {problem}" for what, problem in (
+        ("mask", result.mask_problem), ("suspect region", result.suspect_problem))
+        if problem is not None]
+    error = result.error or unavailable.get(method) or "; ".join(problems)
     return score_attribution(result.name, result.label, classes, result.probabilities, method,
                              result.attributions.get(method), result.mask,
-                             options.topk_fraction, options.rule, error)
+                             options.topk_fraction, options.rule, error, result.suspect)
 
 
 def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
@@ -193,7 +207,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
     Raises :class:`leakview.attribution.Cancelled` when ``should_stop()`` turns true; results
     already yielded stay valid. A method that cannot run on ``model`` is skipped (its rows
     carry the reason in ``error``); :class:`NoMethodCanRun` when none of them can.
-    ``keep_attributions`` keeps the image, its mask and its maps in the results (the GUI and
+    ``keep_attributions`` keeps the image, its regions and its maps in the results (the GUI and
     figures want them; a CSV-only scan does not: memory stays flat).
     """
     # Absolute, so image paths and the root agree however the caller spelled the folder.
@@ -228,6 +242,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
             if not keep_attributions:
                 result.attributions = {}
                 result.mask = None
+                result.suspect = None
                 result.image = None
             done += 1
             yield result
@@ -250,6 +265,8 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
     for result, image in zip(results, images):
         result.mask, result.mask_problem = find_mask(root, result.path, options.masks_root,
                                                      image.shape[:2])
+        result.suspect, result.suspect_problem = find_mask(
+            root, result.path, options.masks_root, image.shape[:2], kind=SUSPECT)
     targets = [options.target if options.target is not None else result.predicted
                for result in results]
     for method in options.methods:

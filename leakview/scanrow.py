@@ -18,17 +18,28 @@ from leakview.csvio import CSV_COLUMNS, CsvFormatError, format_cell, read_csv, u
 from leakview.metrics import METRIC_NAMES
 
 SUPERPIXEL_SHARE_COLUMN = "lime_top5_superpixel_share"
-SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN)
-"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share)."""
+SUSPECT_METRICS: dict[str, str] = {
+    "suspect_area_frac": "mask_area_frac",
+    "suspect_mass": "mass_in_mask",
+    "suspect_topk_share": "topk_intersection",
+}
+"""The suspect-region columns and the :func:`leakview.metrics.overlap_metrics` metric each one
+holds, computed against the image's suspect region instead of its expected one."""
+SUSPECT_COLUMNS: tuple[str, ...] = (*SUSPECT_METRICS, "suspect_flag")
+SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN, *SUSPECT_COLUMNS)
+"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share, then
+the suspect region's metrics and flag)."""
 
 _TEXT = frozenset({"image", "label", "predicted", "method", "target", "error"})
+_FLAGS = frozenset({"leak_flag", "suspect_flag"})
 
 
 @dataclass(eq=False)
 class ScanRow(Mapping[str, Any]):
     """One CSV row. Text columns are ``""`` when unknown; metrics are NaN when undefined (no
-    mask, empty mask, all-zero map); ``confidence`` and ``leak_flag`` are None when there is no
-    prediction or no defined flag."""
+    mask, empty mask, all-zero map; the ``suspect_*`` ones: no suspect region); ``confidence``,
+    ``leak_flag`` and ``suspect_flag`` are None when there is no prediction or no defined
+    flag."""
 
     image: str
     label: str = ""
@@ -46,6 +57,10 @@ class ScanRow(Mapping[str, Any]):
     leak_flag: int | None = None
     error: str = ""
     lime_top5_superpixel_share: float = math.nan
+    suspect_area_frac: float = math.nan
+    suspect_mass: float = math.nan
+    suspect_topk_share: float = math.nan
+    suspect_flag: int | None = None
 
     # -- mapping view ---------------------------------------------------------------------
     def __getitem__(self, column: str) -> Any:
@@ -79,7 +94,8 @@ class ScanRow(Mapping[str, Any]):
     @classmethod
     def from_cells(cls, cells: Mapping[str, str]) -> ScanRow:
         """A row read back from a scan CSV (dict of strings, see ``csvio.read_csv``): numbers
-        parsed, text un-neutralised. Writing it again gives the same cells."""
+        parsed, text un-neutralised. Writing it again gives the same cells. A column the file
+        does not have (a CSV written before it existed) reads as undefined."""
         values: dict[str, Any] = {}
         for column in SCAN_COLUMNS:
             cell = cells.get(column, "")
@@ -87,7 +103,7 @@ class ScanRow(Mapping[str, Any]):
                 values[column] = unneutralise(cell)
             elif column == "confidence":
                 values[column] = float(cell) if cell else None
-            elif column == "leak_flag":
+            elif column in _FLAGS:
                 values[column] = int(float(cell)) if cell else None
             else:
                 values[column] = float(cell) if cell else math.nan
@@ -99,11 +115,19 @@ class ScanRow(Mapping[str, Any]):
         values: dict[str, Any] = {name: metrics[name] for name in METRIC_NAMES}
         return replace(self, **values)
 
-    def with_flag(self, flag: int | None) -> ScanRow:
-        """A copy with another leak flag (re-judging a folder copies every row: kept cheap)."""
+    def with_suspect_metrics(self, metrics: Mapping[str, float]) -> ScanRow:
+        """A copy with the suspect columns taken from ``metrics`` (an :func:`overlap_metrics`
+        result against the suspect region, see :data:`SUSPECT_METRICS`)."""
+        values: dict[str, Any] = {column: metrics[metric]
+                                  for column, metric in SUSPECT_METRICS.items()}
+        return replace(self, **values)
+
+    def with_flag(self, flag: int | None, suspect_flag: int | None = None) -> ScanRow:
+        """A copy with other flags (re-judging a folder copies every row: kept cheap)."""
         row = ScanRow.__new__(ScanRow)
         row.__dict__.update(self.__dict__)
         row.leak_flag = flag
+        row.suspect_flag = suspect_flag
         return row
 
 

@@ -2,31 +2,49 @@
 
 Rule (thresholds are :class:`VerdictRule` fields, changeable from the CLI and the GUI):
 
-* **Per (image, method)** — ``leak_flag = 1`` when too few of the most-attributed pixels fall
-  in the expected region: ``topk_intersection`` (the share of the top 5% pixels by positive
-  attribution that lie inside the mask) is below ``min_topk_share`` times the share the mask
-  could hold at most, ``min(1, mask_area_frac / topk_fraction)`` (a mask smaller than the top-k
-  set cannot contain all of it). With the defaults: fewer than one in five of the hottest 5% of
-  pixels on the expected region means the model looks elsewhere. Undefined when the metric is
-  (no mask, empty mask, all-zero map): empty flag.
+* **Expected region, per (image, method)** — flagged (:func:`expected_flag`) when too few of
+  the most-attributed pixels fall in the expected region: ``topk_intersection`` (the share of
+  the top 5% pixels by positive attribution that lie inside the mask) is below
+  ``min_topk_share`` times the share the mask could hold at most, ``min(1, mask_area_frac /
+  topk_fraction)`` (a mask smaller than the top-k set cannot contain all of it). With the
+  defaults: fewer than one in five of the hottest 5% of pixels on the expected region means the
+  model looks elsewhere. Undefined when the metric is (no mask, empty mask, all-zero map).
   Chosen on the demo world (``benchmarks/demo_verdicts.py``): it separates demo-clean from
   demo-leaky for saliency and LIME, where the concentration ratio left saliency's pixel-level
   noise on the wrong side for up to 1 image in 8.
+* **Suspect region** — ``suspect_flag = 1`` (:func:`suspect_flag`) when too many of the
+  most-attributed pixels fall in the image's *suspect* region (where a shortcut may hide: a
+  corner tag, a timestamp, a watermark): ``suspect_topk_share`` is above ``max_suspect_share``
+  times the share the region could hold at most, ``min(1, suspect_area_frac /
+  topk_fraction)``. Undefined without a (non-empty) suspect region or with an all-zero map.
+  With the default (0.3): more than 30% of what the region could hold of the hottest 5% of
+  pixels means the model looks there. Chosen on demo data with the corner marker as the
+  suspect region (1.5% of the image, so the threshold scales to 0.09): for saliency and LIME
+  every value from 0.1 to 0.3 gives the same flags (demo-leaky 30 and 33 of 40, demo-clean 0),
+  above 0.3 saliency's leaky images drop out (12 of 40 at 0.5); 0.3 is the highest of those,
+  so a large suspect region (a border) is not flagged for holding its mere area share.
+  Grad-CAM separates worst (leaky 17, clean 10 of 40 at 0.3), as for the expected region.
+* **Combined** — the row's ``leak_flag`` (:func:`leak_flag`) is 1 when the expected-region
+  rule *or* the suspect rule flags it, 0 when the defined ones (one or both) do not, empty when
+  neither is defined. The folder verdict and its coverage count ``leak_flag``; the summary also
+  reports the suspect rule alone per method (``suspect_judged``, ``suspect_flagged``,
+  ``mean_suspect_topk_share``). A row with an error has neither flag.
 * **Per folder and method** — the method calls the folder leaky when the share of flagged images
   (among images with a defined flag) reaches ``max_flag_rate``. The folder verdict is ``leak``
   when any requested method calls it leaky, ``ok`` when all defined methods say no, and
-  ``undetermined`` when no image had a defined flag (no masks).
+  ``undetermined`` when no image had a defined flag (no masks, no suspect regions).
 * **Coverage** — a method *judged* an image when the image has a defined flag: it was read, it
-  has a non-empty mask and the method's map is not all zero. A verdict rests on enough images
-  (``coverage_ok``) when a method judged at least :meth:`VerdictRule.judged_needed` of its
-  images: ``max(min_judged, ceil(min_judged_share * images))`` (defaults 5 and 50%), never more
-  than all of them and never none. Too few does not change the verdict (a consumer that reads
-  ``verdict == "leak"`` stays as strict as before): it is reported next to it, ``judged N of M``
-  with ``coverage_ok: false``, and ``leakview scan --fail-on-leak`` fails on it (exit 4) unless
-  the verdict is leak (exit 3), so that a gate never passes on a handful of masks. The folder's
-  coverage is that of the methods its verdict rests on: for ``leak`` the best-covered leaky
-  method (one well-covered leak call is enough), for ``ok`` the least-covered method (every
-  method must say no), for ``undetermined`` none judged.
+  has a non-empty mask or suspect region and the method's map is not all zero. A verdict rests
+  on enough images (``coverage_ok``) when a method judged at least
+  :meth:`VerdictRule.judged_needed` of its images: ``max(min_judged, ceil(min_judged_share *
+  images))`` (defaults 5 and 50%), never more than all of them and never none. Too few does not
+  change the verdict (a consumer that reads ``verdict == "leak"`` stays as strict as before): it
+  is reported next to it, ``judged N of M`` with ``coverage_ok: false``, and ``leakview scan
+  --fail-on-leak`` fails on it (exit 4) unless the verdict is leak (exit 3), so that a gate
+  never passes on a handful of masks. The folder's coverage is that of the methods its verdict
+  rests on: for ``leak`` the best-covered leaky method (one well-covered leak call is enough),
+  for ``ok`` the least-covered method (every method must say no), for ``undetermined`` none
+  judged.
 """
 
 from __future__ import annotations
@@ -56,6 +74,9 @@ class VerdictRule:
     """A verdict needs at least this many judged images (or all of them, if fewer) ..."""
     min_judged_share: float = 0.5
     """... and at least this share of the images judged."""
+    max_suspect_share: float = 0.3
+    """Suspect flag when more than this share of the top-k lies in the suspect region (scaled
+    down for regions smaller than the top-k set)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_topk_share <= 1.0:  # NaN fails too
@@ -71,6 +92,9 @@ class VerdictRule:
         if not 0.0 <= self.min_judged_share <= 1.0:
             raise ValueError(f"min_judged_share must be a share from 0 to 1, got "
                              f"{self.min_judged_share}")
+        if not 0.0 <= self.max_suspect_share <= 1.0:
+            raise ValueError(f"max_suspect_share must be a share from 0 to 1, got "
+                             f"{self.max_suspect_share}")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -83,14 +107,40 @@ class VerdictRule:
         return max(1, min(images, max(self.min_judged, by_share)))
 
 
-def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
-              topk_fraction: float = 0.05) -> int | None:
-    """1 (leak), 0 (no leak) or None (undefined) for one image's metrics."""
+def expected_flag(metrics: Mapping[str, Any], rule: VerdictRule = VerdictRule(),
+                  topk_fraction: float = 0.05) -> int | None:
+    """The expected-region rule alone: 1 when too little of the top-k lies in the expected
+    region, 0 when enough does, None when undefined (no or empty mask, all-zero map)."""
     share = parse_number(metrics.get("topk_intersection"))
     threshold = topk_threshold(metrics.get("mask_area_frac"), rule, topk_fraction)
     if share is None or threshold is None:
         return None
     return int(share < threshold)
+
+
+def suspect_flag(metrics: Mapping[str, Any], rule: VerdictRule = VerdictRule(),
+                 topk_fraction: float = 0.05) -> int | None:
+    """The suspect rule: 1 when ``suspect_topk_share`` is above :func:`suspect_threshold`, 0
+    when not, None without a (non-empty) suspect region or with an all-zero map."""
+    share = parse_number(metrics.get("suspect_topk_share"))
+    threshold = suspect_threshold(metrics.get("suspect_area_frac"), rule, topk_fraction)
+    if share is None or threshold is None:
+        return None
+    return int(share > threshold)
+
+
+def leak_flag(metrics: Mapping[str, Any], rule: VerdictRule = VerdictRule(),
+              topk_fraction: float = 0.05) -> int | None:
+    """1 (leak), 0 (no leak) or None (undefined) for one image's metrics: the expected-region
+    rule or the suspect rule (:func:`combine_flags`)."""
+    return combine_flags(expected_flag(metrics, rule, topk_fraction),
+                         suspect_flag(metrics, rule, topk_fraction))
+
+
+def combine_flags(*flags: int | None) -> int | None:
+    """1 when any defined flag is 1, 0 when all defined ones are 0, None when none is."""
+    defined = [flag for flag in flags if flag is not None]
+    return max(defined) if defined else None
 
 
 def topk_threshold(mask_area_frac: Any, rule: VerdictRule = VerdictRule(),
@@ -104,18 +154,34 @@ def topk_threshold(mask_area_frac: Any, rule: VerdictRule = VerdictRule(),
     return rule.min_topk_share * min(1.0, area / topk_fraction)
 
 
+def suspect_threshold(suspect_area_frac: Any, rule: VerdictRule = VerdictRule(),
+                      topk_fraction: float = 0.05) -> float | None:
+    """The ``suspect_topk_share`` above which an image with a suspect region of
+    ``suspect_area_frac`` is flagged: ``max_suspect_share`` times the share such a region can
+    hold at most; None without a (non-empty) suspect region."""
+    area = parse_number(suspect_area_frac)
+    if area is None or area <= 0:
+        return None
+    return rule.max_suspect_share * min(1.0, area / topk_fraction)
+
+
 def rejudge(rows: Iterable[RowT], rule: VerdictRule, topk_fraction: float = 0.05
             ) -> list[RowT]:
-    """Copies of scan rows (:class:`~leakview.scanrow.ScanRow` or dicts) with ``leak_flag`` set
-    again under ``rule`` (no model run: the flag depends only on the row's metrics). Rows with
-    an error keep their empty flag."""
+    """Copies of scan rows (:class:`~leakview.scanrow.ScanRow` or dicts) with ``leak_flag``
+    and ``suspect_flag`` set again under ``rule`` (no model run: the flags depend only on the
+    row's metrics). Rows with an error keep their empty flags."""
     judged: list[Any] = []
     for row in rows:
-        flag = row.get("leak_flag") if row.get("error") else leak_flag(row, rule, topk_fraction)
-        if isinstance(row, ScanRow):   # rows are not changed in place: unchanged ones are shared
-            judged.append(row if row.leak_flag == flag else row.with_flag(flag))
+        if row.get("error"):
+            flag, suspect = row.get("leak_flag"), row.get("suspect_flag")
         else:
-            judged.append({**row, "leak_flag": flag})
+            flag = leak_flag(row, rule, topk_fraction)
+            suspect = suspect_flag(row, rule, topk_fraction)
+        if isinstance(row, ScanRow):   # rows are not changed in place: unchanged ones are shared
+            unchanged = row.leak_flag == flag and row.suspect_flag == suspect
+            judged.append(row if unchanged else row.with_flag(flag, suspect))
+        else:
+            judged.append({**row, "leak_flag": flag, "suspect_flag": suspect})
     return judged
 
 
@@ -128,7 +194,8 @@ class VerdictTally:
 
     def add(self, row: Mapping[str, Any]) -> None:
         stats = self._methods.setdefault(str(row["method"]), {
-            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "_mass": 0.0, "_n": 0})
+            "images": 0, "flagged": 0, "undefined": 0, "errors": 0, "suspect_judged": 0,
+            "suspect_flagged": 0, "_mass": 0.0, "_n": 0, "_suspect": 0.0, "_suspect_n": 0})
         stats["images"] += 1
         if row.get("error"):
             stats["errors"] += 1
@@ -142,6 +209,14 @@ class VerdictTally:
         if mass is not None:
             stats["_mass"] += mass
             stats["_n"] += 1
+        suspect = parse_number(row.get("suspect_flag"))
+        if suspect is not None:
+            stats["suspect_judged"] += 1
+            stats["suspect_flagged"] += int(suspect >= 0.5)
+        share = parse_number(row.get("suspect_topk_share"))
+        if share is not None:
+            stats["_suspect"] += share
+            stats["_suspect_n"] += 1
 
     def result(self, rule: VerdictRule = VerdictRule()) -> dict[str, Any]:
         per_method: dict[str, dict[str, Any]] = {}
@@ -150,6 +225,8 @@ class VerdictTally:
             stats = {key: value for key, value in tally.items() if not key.startswith("_")}
             judged = stats["images"] - stats["errors"] - stats["undefined"]
             stats["mean_mass_in_mask"] = tally["_mass"] / tally["_n"] if tally["_n"] else None
+            stats["mean_suspect_topk_share"] = (tally["_suspect"] / tally["_suspect_n"]
+                                                if tally["_suspect_n"] else None)
             stats["flag_rate"] = stats["flagged"] / judged if judged else None
             if judged == 0:
                 stats["verdict"] = UNDETERMINED
@@ -206,8 +283,11 @@ def folder_verdict(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = Verdic
 
     Returns ``{"verdict": "leak"|"ok"|"undetermined", "judged", "images", "needed",
     "coverage", "coverage_ok", "rule": {...}, "methods": {method: {"images", "flagged",
-    "undefined", "errors", "flag_rate", "mean_mass_in_mask", "verdict", "judged", "needed",
-    "coverage", "coverage_ok"}}}`` (coverage: see the module docstring).
+    "undefined", "errors", "flag_rate", "mean_mass_in_mask", "suspect_judged",
+    "suspect_flagged", "mean_suspect_topk_share", "verdict", "judged", "needed", "coverage",
+    "coverage_ok"}}}`` (coverage: see the module docstring). ``flagged`` and the verdict count
+    the combined ``leak_flag``; ``suspect_judged`` / ``suspect_flagged`` count the images with a
+    defined / a set ``suspect_flag``.
     """
     tally = VerdictTally()
     for row in rows:

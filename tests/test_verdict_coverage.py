@@ -100,7 +100,8 @@ def test_summary_json_keeps_its_fields_and_adds_coverage() -> None:
     assert {key: document[key] for key in ("judged", "images", "needed", "coverage_ok")} == {
         "judged": 2, "images": 39, "needed": 20, "coverage_ok": False}
     assert document["rule"] == {"min_topk_share": 0.2, "max_flag_rate": 0.5,
-                                "min_judged": 5, "min_judged_share": 0.5}
+                                "min_judged": 5, "min_judged_share": 0.5,
+                                "max_suspect_share": 0.3}
     assert document["methods"]["saliency"]["judged"] == 2
     assert document["per_class"][0]["judged"] == 2 and document["per_class"][0]["images"] == 39
     assert format_summary(summary).splitlines()[1].split()[:5] == [

@@ -40,7 +40,8 @@ def test_folder_verdict_per_method_and_overall() -> None:
     assert verdict["methods"]["lime"] == {
         "images": 6, "flagged": 0, "undefined": 1, "errors": 1, "mean_mass_in_mask": 0.5,
         "flag_rate": 0.0, "verdict": OK, "judged": 4, "needed": 5, "coverage": 4 / 6,
-        "coverage_ok": False}
+        "coverage_ok": False, "suspect_judged": 0, "suspect_flagged": 0,
+        "mean_suspect_topk_share": None}
     assert folder_verdict([_row("lime", None)])["verdict"] == UNDETERMINED
     strings = [{key: format_cell(value) for key, value in row.items()} for row in rows]
     assert folder_verdict(strings)["verdict"] == LEAK

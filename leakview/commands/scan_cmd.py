@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "scan", help="explain every image of a folder, measure overlap with masks, write a CSV",
         description=(
             "Scan DIR: predict, compute attribution maps, compare them with the expected-region "
-            "masks and write one CSV row per (image, method). A method that cannot run on the "
+            "masks and the suspect regions (MASKS/.suspect/<image>.png) and write one CSV row "
+            "per (image, method). A method that cannot run on the "
             "model is skipped with its reason (one line, and the rows' error cell); the others "
             "run. Exit status 0 = done, 1 = failure (or no method could run), 2 = bad "
             "arguments, 3 = --fail-on-leak and the folder verdict is leak, 4 = --fail-on-leak "
@@ -53,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="leak flag when less than this share of the top 5%% pixels lies "
                              "in the mask (scaled down for masks under 5%% of the image; "
                              "default: 0.2)")
+    parser.add_argument("--max-suspect-share", type=argtypes.share,
+                        help="leak flag when more than this share of the top 5%% pixels lies "
+                             "in the image's suspect region (MASKS/.suspect/<image>.png; "
+                             "scaled down for regions under 5%% of the image; default: 0.3)")
     parser.add_argument("--max-flag-rate", type=argtypes.positive_share,
                         help="folder verdict leak when this share of images is flagged "
                              "(default: 0.5)")
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                   batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
                   min_topk_share=args.min_topk_share, max_flag_rate=args.max_flag_rate,
                   min_judged=args.min_judged, min_judged_share=args.min_judged_share,
-                  atlas=atlas)
+                  max_suspect_share=args.max_suspect_share, atlas=atlas)
     from leakview.csvio import CsvFormatError
     from leakview.models import ModelLoadError
     from leakview.scan import NoMethodCanRun
@@ -131,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {method}: not run (unavailable for this model) -> n/a")
             continue
         rate = "n/a" if stats["flag_rate"] is None else f"{stats['flag_rate']:.0%}"
-        print(f"  {method}: flagged {stats['flagged']} of {stats['judged']} judged ({rate}), "
-              f"{stats['undefined']} undefined (no mask or an all-zero map) -> "
-              f"{stats['verdict']} ({coverage_text(stats)})")
+        print(f"  {method}: flagged {stats['flagged']} of {stats['judged']} judged ({rate}"
+              f"{suspect_text(stats)}), {stats['undefined']} undefined (no mask or an all-zero "
+              f"map) -> {stats['verdict']} ({coverage_text(stats)})")
     if atlas is not None:
         from leakview.commands.atlas_cmd import print_atlas
 
@@ -147,6 +152,15 @@ def run(args: argparse.Namespace) -> int:
               f"the rule: --min-judged {rule.min_judged}, --min-judged-share "
               f"{rule.min_judged_share:g})", file=sys.stderr)
     return gate_status(verdict) if args.fail_on_leak else 0
+
+
+def suspect_text(stats: Mapping[str, Any]) -> str:
+    """``; N of M by the suspect region`` for a method whose images had suspect regions
+    (``suspect_judged`` > 0), else ``""``."""
+    if not stats.get("suspect_judged"):
+        return ""
+    return (f"; {stats['suspect_flagged']} of {stats['suspect_judged']} by the suspect "
+            f"region")
 
 
 def gate_status(verdict: Mapping[str, Any]) -> int:

@@ -181,7 +181,9 @@ class AppSettings:
                 min_judged=int(_as_float(self.store.value("verdict/min_judged"),
                                          defaults.min_judged)),
                 min_judged_share=_as_float(self.store.value("verdict/min_judged_share"),
-                                           defaults.min_judged_share))
+                                           defaults.min_judged_share),
+                max_suspect_share=_as_float(self.store.value("verdict/max_suspect_share"),
+                                            defaults.max_suspect_share))
         except (ValueError, OverflowError):
             return defaults
 
@@ -190,6 +192,7 @@ class AppSettings:
         self.store.setValue("verdict/max_flag_rate", float(rule.max_flag_rate))
         self.store.setValue("verdict/min_judged", int(rule.min_judged))
         self.store.setValue("verdict/min_judged_share", float(rule.min_judged_share))
+        self.store.setValue("verdict/max_suspect_share", float(rule.max_suspect_share))
 
     # -- analysis methods ------------------------------------------------------------------
     def analysis_methods(self) -> tuple[str, ...]:
