@@ -27,6 +27,7 @@ from leakview.gui.session import Session
 from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
 from leakview.masks import (
+    EXPECTED,
     IMPORT_BACKUPS,
     SUSPECT,
     ImportPlan,
@@ -114,7 +115,9 @@ class MaskController:
     def _tool_changed(self, name: str) -> None:
         tool = Tool(name)
         self.tool_actions[tool].setChecked(True)
-        self.status.set_extra(f"{TOOL_LABELS[tool]}: {TOOL_HINTS[tool]}; Space + drag pans")
+        region = "" if self.state.region_kind == EXPECTED else f" ({self.state.region_kind})"
+        self.status.set_extra(f"{TOOL_LABELS[tool]}{region}: {TOOL_HINTS[tool]}; Space + drag "
+                              "pans")
 
     def _hovered(self, x: float, y: float) -> None:
         shape = self.canvas.shape
