@@ -271,3 +271,47 @@ def test_suspect_rule_box_changes_the_flag_and_is_saved(qtbot, make_window, fold
     assert again.state.rule.max_suspect_share == pytest.approx(1.0)
     assert again.results.rule_boxes.max_suspect_share.value() == pytest.approx(1.0)
     assert settings.rule().max_suspect_share == pytest.approx(1.0)
+
+
+def test_one_undo_history_per_image_survives_switching(qtbot, make_window, folder):
+    window = make_window(folder)
+    wait_shown(qtbot, window, "cat/cat_0.png")
+    first = window.session.image.path
+    expected = draw_rectangle(qtbot, window, 30, 20, 60, 44)
+    key(qtbot, window.canvas, Qt.Key.Key_K)
+    suspect = draw_rectangle(qtbot, window, 2, 2, 20, 14)
+    key(qtbot, window.canvas, Qt.Key.Key_D)
+    wait_shown(qtbot, window, "cat/cat_1.png")
+    assert window.session.suspect_document.mask is None
+    assert not window.canvas.region_items[SUSPECT].isVisible()
+    key(qtbot, window.canvas, Qt.Key.Key_A)
+    wait_shown(qtbot, window, "cat/cat_0.png")
+    np.testing.assert_array_equal(window.session.suspect_document.mask, suspect)
+    assert window.drawing.document is window.session.suspect_document   # still suspect
+    assert window.session.document.stack.count() == 2
+    key(qtbot, window.canvas, Qt.Key.Key_Z, CTRL)          # the newest edit: the suspect one
+    assert window.session.suspect_document.mask is None
+    np.testing.assert_array_equal(window.session.document.mask, expected)
+    key(qtbot, window.canvas, Qt.Key.Key_Z, CTRL | SHIFT)  # redo
+    np.testing.assert_array_equal(window.session.suspect_document.mask, suspect)
+    key(qtbot, window.canvas, Qt.Key.Key_Delete)           # clears the kind drawn only
+    assert window.session.suspect_document.mask is None
+    np.testing.assert_array_equal(window.session.document.mask, expected)
+    key(qtbot, window.canvas, Qt.Key.Key_K)
+    key(qtbot, window.canvas, Qt.Key.Key_Delete)
+    assert window.session.document.mask is None
+    assert file_mask(window, mask_path(folder, first)) is None
+    assert file_mask(window, region_path(folder, first, SUSPECT)) is None
+
+
+def test_region_names_lists_the_images_with_a_region_file(tmp_path):
+    from leakview.layout import region_names
+
+    root = tmp_path / "images"
+    region = np.ones((4, 4), dtype=bool)
+    write_mask(mask_path(root, root / "a" / "x.jpg"), region)
+    write_mask(mask_path(root, root / "top.png"), region)
+    write_mask(region_path(root, root / "a" / "y.jpg", SUSPECT), region)
+    assert region_names(root) == {"a/x.jpg", "top.png"}
+    assert region_names(root, SUSPECT) == {"a/y.jpg"}
+    assert region_names(tmp_path / "nothing") == set()

@@ -106,9 +106,8 @@ class ImageDocuments:
             self._by_path[path] = document
             self._replay_imports(document)
         kept_suspect = self._suspects.get(path)
-        if isinstance(suspect, MaskDocument) and suspect is kept_suspect \
-                and suspect.stack is document.stack:
-            suspect_document = suspect
+        if kept_suspect is not None and kept_suspect.stack is document.stack:
+            suspect_document = kept_suspect     # the image's history goes on
         else:
             self._drop_suspect(path)
             start = suspect.mask if isinstance(suspect, MaskDocument) else suspect
