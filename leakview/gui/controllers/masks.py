@@ -1,8 +1,8 @@
 """The regions: the document being drawn (the image's region of the state's ``region_kind``),
-the drawing tools, the hover read-out and
-File > Import masks (LabelMe / COCO, written by ``masks.import_masks``; when images it covers
-already have a mask the user chooses overwrite / skip / merge, and each image's change is one
-undo step there, undone from the import's backups)."""
+the drawing tools, the hover read-out and File > Import masks (LabelMe / COCO, written by
+``masks.import_masks``; when images it covers already have a mask the user chooses overwrite /
+skip / merge, and each image's change is one undo step there, undone from the import's
+backups)."""
 
 from __future__ import annotations
 
