@@ -41,7 +41,7 @@ from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
 from leakview.report import figure_title
 from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
-from leakview.verdict import VerdictRule, leak_flag, suspect_flag
+from leakview.verdict import VerdictRule, leak_flag
 
 __all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "NoMethodCanRun",
            "ScanOptions", "ScanRow", "check_runnable", "save_map", "scan", "score_attribution",
@@ -134,10 +134,10 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
                       probabilities: np.ndarray | None, method: str,
                       attribution: Attribution | None, mask: np.ndarray | None,
                       topk_fraction: float = 0.05, rule: VerdictRule = VerdictRule(),
-                      error: str = "", suspect: np.ndarray | None = None) -> ScanRow:
+                      error: str = "") -> ScanRow:
     """The row of one image and method: prediction, overlap metrics against ``mask`` (NaN
-    without one) and against the ``suspect`` region, the leak flag under ``rule``, and
-    ``error`` (an unreadable image has no ``probabilities`` and no ``attribution``)."""
+    without one), the leak flag under ``rule``, and ``error`` (an unreadable image has no
+    ``probabilities`` and no ``attribution``)."""
     predicted = int(np.argmax(probabilities)) if probabilities is not None else None
     row = ScanRow(
         image=name, label=label or "",
@@ -153,12 +153,6 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
         row = row.with_metrics(overlap_metrics(attribution.map, mask, topk_fraction))
         if "segments" in attribution.extras:
             row.lime_top5_superpixel_share = _superpixel_share(attribution, mask)
-    if suspect is not None:
-        metrics = overlap_metrics(attribution.map, suspect, topk_fraction)
-        row.suspect_area_frac = metrics["mask_area_frac"]
-        row.suspect_mass = metrics["mass_in_mask"]
-        row.suspect_topk_share = metrics["topk_intersection"]
-        row.suspect_flag = suspect_flag(row, rule, topk_fraction)
     return row.with_flag(leak_flag(row, rule, topk_fraction))
 
 

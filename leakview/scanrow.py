@@ -18,10 +18,7 @@ from leakview.csvio import CSV_COLUMNS, CsvFormatError, format_cell, read_csv, u
 from leakview.metrics import METRIC_NAMES
 
 SUPERPIXEL_SHARE_COLUMN = "lime_top5_superpixel_share"
-SUSPECT_COLUMNS: tuple[str, ...] = ("suspect_area_frac", "suspect_mass", "suspect_topk_share",
-                                     "suspect_flag")
-"""The suspect region's metrics and flag (empty without a suspect region)."""
-SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN, *SUSPECT_COLUMNS)
+SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN)
 """The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share)."""
 
 _TEXT = frozenset({"image", "label", "predicted", "method", "target", "error"})
@@ -49,10 +46,6 @@ class ScanRow(Mapping[str, Any]):
     leak_flag: int | None = None
     error: str = ""
     lime_top5_superpixel_share: float = math.nan
-    suspect_area_frac: float = math.nan
-    suspect_mass: float = math.nan
-    suspect_topk_share: float = math.nan
-    suspect_flag: int | None = None
 
     # -- mapping view ---------------------------------------------------------------------
     def __getitem__(self, column: str) -> Any:
@@ -94,7 +87,7 @@ class ScanRow(Mapping[str, Any]):
                 values[column] = unneutralise(cell)
             elif column == "confidence":
                 values[column] = float(cell) if cell else None
-            elif column in ("leak_flag", "suspect_flag"):
+            elif column == "leak_flag":
                 values[column] = int(float(cell)) if cell else None
             else:
                 values[column] = float(cell) if cell else math.nan

@@ -56,9 +56,6 @@ class VerdictRule:
     """A verdict needs at least this many judged images (or all of them, if fewer) ..."""
     min_judged_share: float = 0.5
     """... and at least this share of the images judged."""
-    max_suspect_share: float = 0.5
-    """An image is flagged when more than this share of its top-k pixels (scaled down for
-    small regions) lies in its suspect region."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_topk_share <= 1.0:  # NaN fails too
@@ -74,9 +71,6 @@ class VerdictRule:
         if not 0.0 <= self.min_judged_share <= 1.0:
             raise ValueError(f"min_judged_share must be a share from 0 to 1, got "
                              f"{self.min_judged_share}")
-        if not 0.0 <= self.max_suspect_share <= 1.0:
-            raise ValueError(f"max_suspect_share must be a share from 0 to 1, got "
-                             f"{self.max_suspect_share}")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -91,26 +85,12 @@ class VerdictRule:
 
 def leak_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
               topk_fraction: float = 0.05) -> int | None:
-    """1 (leak), 0 (no leak) or None (undefined) for one image's metrics: the expected rule
-    OR the suspect rule (:func:`suspect_flag`), defined when either is."""
+    """1 (leak), 0 (no leak) or None (undefined) for one image's metrics."""
     share = parse_number(metrics.get("topk_intersection"))
     threshold = topk_threshold(metrics.get("mask_area_frac"), rule, topk_fraction)
-    expected = None if share is None or threshold is None else int(share < threshold)
-    suspect = suspect_flag(metrics, rule, topk_fraction)
-    if expected is None:
-        return suspect
-    return expected if suspect is None else int(expected or suspect)
-
-
-def suspect_flag(metrics: Mapping[str, float], rule: VerdictRule = VerdictRule(),
-                 topk_fraction: float = 0.05) -> int | None:
-    """1 when ``suspect_topk_share > max_suspect_share * min(1, suspect_area_frac /
-    topk_fraction)``, 0 when not, None without a (non-empty) suspect region."""
-    share = parse_number(metrics.get("suspect_topk_share"))
-    area = parse_number(metrics.get("suspect_area_frac"))
-    if share is None or area is None or area <= 0:
+    if share is None or threshold is None:
         return None
-    return int(share > rule.max_suspect_share * min(1.0, area / topk_fraction))
+    return int(share < threshold)
 
 
 def topk_threshold(mask_area_frac: Any, rule: VerdictRule = VerdictRule(),
