@@ -2,11 +2,12 @@
 
 :class:`AppState` holds what the window's parts share -- the open folder and masks root, the
 model (its path and the loaded model), the verdict rule and top-k fraction, the class to
-explain, the methods of "Analyze folder" and of the automatic layers, the image on screen and
-the folder-analysis results. Every field has a change signal (psygnal, the way napari's models
-work, no Qt): ``state.events.rule.connect(callback)`` calls ``callback(new, old)`` after
-``state.rule = new``; setting a field to the value it already has emits nothing. The model is
-compared by identity (a reloaded file is a new model), everything else by ``==``.
+explain, the methods of "Analyze folder" and of the automatic layers, the image on screen, the
+region kind being drawn and the folder-analysis results. Every field has a change signal
+(psygnal, the way napari's models work, no Qt): ``state.events.rule.connect(callback)`` calls
+``callback(new, old)`` after ``state.rule = new``; setting a field to the value it already
+has emits nothing. The model is compared by identity (a reloaded file is a new model),
+everything else by ``==``.
 
 The session, the folder analysis, the panels and the settings persistence read and write this
 object; tests drive it with no window and no Qt.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from psygnal import SignalGroupDescriptor
 
+from leakview.layout import EXPECTED
 from leakview.verdict import VerdictRule
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ class AppState:
     """The layers computed automatically for every image shown (LIME never is)."""
     image: Path | None = None
     """The image on screen (being loaded or shown)."""
+    region_kind: str = EXPECTED
+    """The region kind the drawing tools edit (``layout.REGION_KINDS``)."""
     rows: list[ScanRow] = field(default_factory=list)
     """The folder analysis's rows so far (assign a new list: appending emits nothing)."""
     summary: dict[str, Any] | None = None

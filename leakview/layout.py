@@ -206,3 +206,19 @@ def region_path(image_root: str | os.PathLike[str], image_path: str | os.PathLik
     :func:`region_root`): ``ROOT/.leakview/masks/a/b.jpg.png`` (expected),
     ``ROOT/.leakview/masks/.suspect/a/b.jpg.png`` (suspect)."""
     return mask_path(image_root, image_path, region_root(image_root, kind, masks_root))
+
+
+def region_names(image_root: str | os.PathLike[str], kind: str = EXPECTED,
+                 masks_root: str | os.PathLike[str] | None = None) -> set[str]:
+    """The relative names (``/``-separated) of the images whose ``kind`` region file exists:
+    one walk of :func:`region_root` (hidden folders skipped), the inverse of
+    :func:`region_path`, so that a list of 10,000 images knows which have a mask without a
+    file check per image."""
+    base = region_root(image_root, kind, masks_root)
+    names: set[str] = set()
+    for folder, subfolders, files in os.walk(base):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        prefix = Path(folder).relative_to(base).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
+        names.update(prefix + name[:-4] for name in files if name.endswith(".png"))
+    return names

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from leakview.attribution import METHODS
 from leakview.gui.drawing import TOOL_KEYS, TOOL_LABELS, Tool, tool_text
-from leakview.gui.layers import LAYER_KEYS, MASK_KEY
+from leakview.gui.layers import LAYER_KEYS, MASK_KEY, SUSPECT_KEY
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
     *tool_specs(),
     ActionSpec("brush_smaller", "Smaller brush", ("[",), "&Draw"),
     ActionSpec("brush_bigger", "Bigger brush", ("]",), "&Draw"),
-    ActionSpec("clear_mask", "&Clear mask", ("Del",), "&Draw"),
+    ActionSpec("clear_mask", "&Clear mask", ("Del",), "&Draw",
+               tip="Clear the region being drawn (expected or suspect)"),
+    ActionSpec("region_expected", "Draw the e&xpected region", (), "&Draw", True,
+               tip="The drawing tools edit the expected region (where the evidence should be)",
+               icon_text="Expected"),
+    ActionSpec("region_suspect", "Draw a &suspect region", (), "&Draw", True,
+               tip="The drawing tools edit the suspect region (where a shortcut may hide: a "
+                   "corner tag, a timestamp, a watermark)", icon_text="Suspect"),
+    ActionSpec("region_kind_next", "Switch region kind (expected / suspect)", ("K",), "&Draw"),
+    ActionSpec("copy_previous_region", "Copy the region of the &previous image",
+               ("Ctrl+Shift+V",), "&Draw",
+               tip="Replace this image's region (of the kind being drawn) with the previous "
+                   "image's in the list; one undo step"),
     ActionSpec("next_image", "&Next image", ("D", "PgDown"), "&View"),
     ActionSpec("previous_image", "&Previous image", ("A", "PgUp"), "&View"),
     ActionSpec("fit", "&Fit image", ("F",), "&View"),
@@ -93,6 +105,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_mask", "Show the &mask (expected region)", (MASK_KEY,), "&View", True,
                tip="Display only: hiding the mask changes neither the mask nor a metric"),
     ActionSpec("mask_outline", "Mask &outline only", (), "&View", True),
+    ActionSpec("toggle_suspect", "Show the s&uspect region", (SUSPECT_KEY,), "&View", True,
+               tip="Display only: hiding the suspect region changes neither it nor a metric"),
+    ActionSpec("filter_unannotated", "Only images &without a mask", (), "&View", True,
+               tip="The image list shows only the images that have no expected-region mask "
+                   "(the image on screen stays until you move on)"),
     ActionSpec("reset_layout", "&Reset layout", (), "&View",
                tip="Show every panel, docked where it starts, at its usual size for the window"),
     ActionSpec("open_model", "&Open model…", ("Ctrl+M",), "&Model",
@@ -120,6 +137,7 @@ UNDO_KEYS = ("Ctrl+Z",)
 REDO_KEYS = ("Ctrl+Shift+Z", "Ctrl+Y")
 TOOLBAR: tuple[str | None, ...] = (
     *(tool_action(tool) for tool in Tool), None,
+    "region_expected", "region_suspect", None,
     "clear_mask", "fit", "one_to_one", "side_by_side", "run_lime", "analyze_folder")
 """The tool bar's actions in order (None: a separator)."""
 
@@ -143,8 +161,9 @@ def build_actions(window: QMainWindow) -> tuple[dict[str, QAction], dict[str, QM
         if spec.menu:
             menus[spec.menu].addAction(action)
         actions[spec.name] = action
-    for name in ("brush_smaller", "clear_mask", "next_image", "fit", "side_by_side",
-                 "layer_1", "toggle_mask", "reset_layout", "analyze_folder", "shortcuts"):
+    for name in ("brush_smaller", "clear_mask", "region_expected", "next_image", "fit",
+                 "side_by_side", "layer_1", "toggle_mask", "reset_layout", "analyze_folder",
+                 "shortcuts"):
         menu = menus[next(spec.menu for spec in ACTIONS if spec.name == name)]
         menu.insertSeparator(actions[name])
     return actions, menus

@@ -197,7 +197,8 @@ class FolderPanel(QWidget):
                          f"({rate}); {stats['undefined']} without mask/undefined, "
                          f"{stats['errors']} errors → {stats['verdict']}")
         lines.append(f"<span style='color: gray'>leak flag when the top-5% share &lt; "
-                     f"{rule.min_topk_share}; folder leak when ≥ {rule.max_flag_rate:.0%} of "
+                     f"{rule.min_topk_share} (or the suspect region's &gt; "
+                     f"{rule.max_suspect_share}); folder leak when ≥ {rule.max_flag_rate:.0%} of "
                      f"judged images are flagged; a verdict needs ≥ max({rule.min_judged}, "
                      f"{rule.min_judged_share:.0%}) of the images judged</span>")
         self.details.setText("<br>".join(lines))

@@ -14,7 +14,9 @@ in a narrow list; the tooltip has the whole relative name. The name column fills
 until the user drags its edge (then it keeps the width chosen, and the list scrolls sideways).
 
 The folder and the masks root are the window's :class:`leakview.appstate.AppState`'s; a new
-masks root re-checks the Mask column.
+masks root re-checks the Mask column (one walk of the masks folder: ``layout.region_names``).
+Under the list: "N images · annotated A of M" (images with an expected-region mask) and the
+filter "Only without a mask", which keeps the image on screen listed until the user moves on.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -54,6 +57,7 @@ from leakview.attribution import METHODS
 from leakview.csvio import parse_number
 from leakview.gui.screen_fit import FillingColumn
 from leakview.images import relative_name, true_label
+from leakview.layout import region_names
 from leakview.masks import mask_path
 from leakview.verdict import leak_flag, topk_threshold
 
@@ -89,6 +93,9 @@ class ImageRow:
 
 
 class ImageTableModel(QAbstractTableModel):
+    masksCounted = Signal()
+    """The number of images with a mask (:attr:`annotated`) may have changed."""
+
     def __init__(self, state: AppState, parent=None) -> None:
         super().__init__(parent)
         self.state = state
@@ -96,6 +103,8 @@ class ImageTableModel(QAbstractTableModel):
         self.index_of: dict[str, int] = {}
         self.classes: Sequence[str] = ()
         self.badge_method = "saliency"
+        self.annotated = 0
+        """How many of the images have an expected-region mask file."""
         state.events.masks_root.connect(self.refresh_masks)
         state.events.rule.connect(lambda *_: self._changed_all(BADGE))
         state.events.topk_fraction.connect(lambda *_: self._changed_all(BADGE))
@@ -111,7 +120,9 @@ class ImageTableModel(QAbstractTableModel):
         self.rows = [ImageRow(path, relative_name(path, root)) for path in paths]
         self.index_of = {str(row.path): number for number, row in enumerate(self.rows)}
         self._label_rows()
+        self._find_masks()
         self.endResetModel()
+        self.masksCounted.emit()
 
     def set_classes(self, classes: Sequence[str]) -> None:
         self.classes = tuple(classes)
@@ -196,15 +207,30 @@ class ImageTableModel(QAbstractTableModel):
         return text
 
     def refresh_masks(self) -> None:
-        for row in self.rows:
-            row.has_mask = None
+        """Look at the mask files again (another masks root, an import)."""
+        self._find_masks()
         self._changed_all(MASK)
+        self.masksCounted.emit()
+
+    def _find_masks(self) -> None:
+        root = self.state.root
+        try:
+            names = region_names(root, masks_root=self.state.masks_root) if root else set()
+        except (OSError, ValueError):
+            names = set()
+        for row in self.rows:
+            row.has_mask = row.name in names
+        self.annotated = sum(1 for row in self.rows if row.has_mask)
 
     def mark_mask(self, path: Path | str, present: bool) -> None:
         number = self.row_for(path)
         if number is not None:
-            self.rows[number].has_mask = present
+            row = self.rows[number]
+            if row.has_mask is not None and row.has_mask != present:
+                self.annotated += 1 if present else -1
+            row.has_mask = present
             self.dataChanged.emit(self.index(number, MASK), self.index(number, MASK))
+            self.masksCounted.emit()
 
     def _has_mask(self, row: ImageRow) -> bool:
         root = self.state.root
@@ -343,11 +369,14 @@ def text_room(option: QStyleOptionViewItem) -> int:
 
 
 class ImageFilter(QSortFilterProxyModel):
-    """Case-insensitive substring filter over name, label and prediction."""
+    """Case-insensitive substring filter over name, label and prediction; with
+    ``without_mask`` only the images without a mask, and the ``pinned`` one (on screen)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.text = ""
+        self.without_mask = False
+        self.pinned: str | None = None
         self.setSortRole(SORT_ROLE)
 
     def set_text(self, text: str) -> None:
@@ -355,10 +384,27 @@ class ImageFilter(QSortFilterProxyModel):
         self.text = text.strip().lower()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def set_without_mask(self, on: bool) -> None:
+        self.beginFilterChange()
+        self.without_mask = on
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def pin(self, path: str | None) -> None:
+        """Keep ``path`` listed (the image on screen); the one pinned before is filtered
+        again."""
+        before, self.pinned = self.pinned, path
+        model = self.sourceModel()
+        number = model.row_for(before) if before is not None and self.without_mask else None
+        if number is not None:      # dataChanged re-filters that row alone
+            model.dataChanged.emit(model.index(number, MASK), model.index(number, MASK))
+
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 (Qt API)
+        model = self.sourceModel()
+        row = model.rows[source_row]
+        if self.without_mask and model._has_mask(row) and str(row.path) != self.pinned:
+            return False
         if not self.text:
             return True
-        row = self.sourceModel().rows[source_row]
         return any(self.text in value.lower()
                    for value in (row.name, row.label or "", row.predicted))
 
@@ -415,8 +461,19 @@ class ImageList(QWidget):
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         layout.addWidget(self.view, 1)
         self.count = QLabel("")
+        self.count.setObjectName("image_count")
         self.count.setStyleSheet("color: gray")
+        self.count.setWordWrap(True)        # a longer count wraps; it never widens the dock
+        self.count.setToolTip("Annotated: images with an expected-region mask (drawn or "
+                              "imported)")
         layout.addWidget(self.count)
+        self.without_mask = QCheckBox("Only images without a mask")
+        self.without_mask.setObjectName("without_mask")
+        self.without_mask.setToolTip("List only the images that have no expected-region mask "
+                                     "yet (the image on screen stays until you move on)")
+        self.without_mask.toggled.connect(self.set_without_mask)
+        layout.addWidget(self.without_mask)
+        self.model.masksCounted.connect(self._update_count)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
@@ -424,10 +481,40 @@ class ImageList(QWidget):
 
     def _update_count(self, *args) -> None:
         total, shown = len(self.model.rows), self.proxy.rowCount()
-        self.count.setText(f"{total} images" if shown == total else f"{shown} of {total} images")
+        listed = f"{total} images" if shown == total else f"{shown} of {total} images"
+        self.count.setText(f"{listed} · annotated {self.model.annotated} of {total}"
+                           if total else listed)
+
+    def set_without_mask(self, on: bool) -> None:
+        """List only the images without a mask (and the one on screen), or all."""
+        if self.without_mask.isChecked() != on:
+            self.without_mask.setChecked(on)    # toggled calls this again
+            return
+        self.proxy.pin(self.current_path())
+        self.proxy.set_without_mask(on)
+        current = self.view.currentIndex()
+        if current.isValid():
+            self.view.scrollTo(current)
+        self._update_count()
+
+    def previous_path(self, path: str | Path) -> Path | None:
+        """The image before ``path`` in the list's order (its sort order; the filters
+        ignored: the image above it among all of the folder's), None for the first."""
+        number = self.model.row_for(path)
+        if number is None:
+            return None
+        column = self.proxy.sortColumn()
+        order = list(range(len(self.model.rows)))
+        if column >= 0:
+            key = [self.model.data(self.model.index(row, column), SORT_ROLE) for row in order]
+            order.sort(key=key.__getitem__,
+                       reverse=self.proxy.sortOrder() == Qt.SortOrder.DescendingOrder)
+        place = order.index(number)
+        return self.model.rows[order[place - 1]].path if place > 0 else None
 
     def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
         """List ``paths`` (images of the state's folder) and select none."""
+        self.proxy.pinned = None
         self.model.set_images(paths, classes)
         self._update_count()
 
@@ -453,7 +540,9 @@ class ImageList(QWidget):
 
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         if current.isValid():
-            self.current.emit(str(current.data(PATH_ROLE)))
+            path = str(current.data(PATH_ROLE))
+            self.proxy.pin(path)
+            self.current.emit(path)
 
     def focus_list(self) -> None:
         """Enter in the filter box: the keyboard goes to the list (onto its first row when

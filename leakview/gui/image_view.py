@@ -1,7 +1,8 @@
 """The centre view: a pyqtgraph ViewBox with the image, one ImageItem per attribution layer
-(a signed map shown positive, negative or both: ``report.display_map``), the mask (translucent
-fill + outline; :meth:`ImageCanvas.style_mask` hides it, sets its opacity or drops the fill)
-and the drawing previews.
+(a signed map shown positive, negative or both: ``report.display_map``), the region masks --
+the expected region in cyan, the suspect region in magenta -- (translucent fill + outline;
+:meth:`ImageCanvas.style_mask` hides one, sets its opacity or drops the fill) and the drawing
+previews.
 
 Coordinates: the image item puts pixel ``(row r, column c)`` on the square ``[c, c+1] x
 [r, r+1]`` of the view, so the *image* coordinate of a view point is ``view - 0.5`` (pixel
@@ -38,10 +39,14 @@ from PySide6.QtWidgets import (
 
 from leakview.gui.cell_grid import CellGrid
 from leakview.gui.layers import DIVERGING_COLORMAP
-from leakview.masks import mask_boundary
+from leakview.masks import EXPECTED, REGION_KINDS, SUSPECT, mask_boundary
 from leakview.report import MapDisplay, display_map
 
 MASK_RGBA = (0, 229, 255)
+SUSPECT_RGB = (255, 64, 200)
+"""The suspect region's colour (magenta: apart from the expected region's cyan, the previews'
+yellow and the heat maps)."""
+REGION_RGB = {EXPECTED: MASK_RGBA, SUSPECT: SUSPECT_RGB}
 MASK_FILL_ALPHA = 70
 PREVIEW_COLOR = QColor(255, 235, 59)
 SUBTRACT_COLOR = QColor(255, 82, 82)
@@ -108,12 +113,18 @@ class ImageCanvas(pg.GraphicsView):
         self.vb.addItem(self.base)
         self.layers: dict[str, pg.ImageItem] = {}
         self.layer_order: list[str] = []
-        self.mask_item = pg.ImageItem(axisOrder="row-major")
-        self.mask_item.setZValue(Z_MASK)
-        self.vb.addItem(self.mask_item)
-        self.mask_item.setVisible(False)
-        self.mask_shown, self.mask_outline_only = True, False
-        """The mask display options (:meth:`style_mask`); they never change the mask."""
+        self.region_items: dict[str, pg.ImageItem] = {}
+        """One overlay per region kind (``mask_item``: the expected region's)."""
+        for number, kind in enumerate(REGION_KINDS):
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setZValue(Z_MASK + number)
+            item.setVisible(False)
+            self.vb.addItem(item)
+            self.region_items[kind] = item
+        self.mask_item = self.region_items[EXPECTED]
+        self.region_display = {kind: (True, False) for kind in REGION_KINDS}
+        """kind -> (shown, outline only) (:meth:`style_mask`); they never change a mask."""
+        self.region_rgb: dict[str, tuple[int, int, int]] = dict(REGION_RGB)
         self.layer_styles: dict[str, tuple[str, str]] = {}
         """method -> (colormap, sign) of :meth:`style_layer`."""
         self.image_id: str | None = None
@@ -151,7 +162,8 @@ class ImageCanvas(pg.GraphicsView):
         for changed in (self.vb.sigRangeChanged, self.vb.sigTransformChanged,
                         self.vb.sigResized):
             changed.connect(self._update_cell_grid)
-        self.set_mask_color(MASK_RGBA)
+        for kind, rgb in REGION_RGB.items():
+            self.set_mask_color(rgb, kind)
 
     # -- image ---------------------------------------------------------------------------
     def set_image(self, pixels: np.ndarray, image_id: str, generation: int) -> None:
@@ -161,15 +173,15 @@ class ImageCanvas(pg.GraphicsView):
         self.shape = pixels.shape[:2]
         self.clear_layers()
         if not same:
-            self.mask_item.clear()
-            self.mask_item.setVisible(False)
+            for kind in REGION_KINDS:
+                self.set_mask(None, kind)
             self.fit()
 
     def clear(self) -> None:
         self.base.clear()
         self.clear_layers()
-        self.mask_item.clear()
-        self.mask_item.setVisible(False)
+        for kind in REGION_KINDS:
+            self.set_mask(None, kind)
         self.image_id, self.shape = None, None
 
     def fit(self) -> None:
@@ -281,26 +293,39 @@ class ImageCanvas(pg.GraphicsView):
         return left > 0 or top > 0 or right < width or bottom < height
 
     # -- mask ------------------------------------------------------------------------------
-    def set_mask_color(self, rgb: tuple[int, int, int]) -> None:
-        self.mask_rgb = rgb
-        fill = 0 if self.mask_outline_only else MASK_FILL_ALPHA
+    @property
+    def mask_shown(self) -> bool:
+        return self.region_display[EXPECTED][0]
+
+    @property
+    def mask_outline_only(self) -> bool:
+        return self.region_display[EXPECTED][1]
+
+    def set_mask_color(self, rgb: tuple[int, int, int], kind: str = EXPECTED) -> None:
+        self.region_rgb[kind] = rgb
+        fill = 0 if self.region_display[kind][1] else MASK_FILL_ALPHA
         lut = np.array([[0, 0, 0, 0], [*rgb, fill], [*rgb, 255]], dtype=np.uint8)
-        self.mask_item.setLookupTable(lut)
+        self.region_items[kind].setLookupTable(lut)
 
-    def style_mask(self, shown: bool, opacity: float, outline_only: bool) -> None:
-        """Show or hide the mask, its opacity, outline only (no fill); display only."""
-        self.mask_shown, self.mask_outline_only = shown, outline_only
-        self.set_mask_color(self.mask_rgb)
-        self.mask_item.setOpacity(opacity)
-        self.mask_item.setVisible(shown and self.mask_item.image is not None)
+    def style_mask(self, shown: bool, opacity: float, outline_only: bool,
+                   kind: str = EXPECTED) -> None:
+        """Show or hide the ``kind`` region, its opacity, outline only (no fill); display
+        only."""
+        self.region_display[kind] = (shown, outline_only)
+        self.set_mask_color(self.region_rgb[kind], kind)
+        item = self.region_items[kind]
+        item.setOpacity(opacity)
+        item.setVisible(shown and item.image is not None)
 
-    def set_mask(self, mask: np.ndarray | None) -> None:
+    def set_mask(self, mask: np.ndarray | None, kind: str = EXPECTED) -> None:
+        """Show ``mask`` as the ``kind`` region (None or empty: none)."""
+        item = self.region_items[kind]
         if mask is None or not mask.any():
-            self.mask_item.clear()
-            self.mask_item.setVisible(False)
+            item.clear()
+            item.setVisible(False)
             return
-        self.mask_item.setImage(mask_display(mask), autoLevels=False, levels=(0, 2))
-        self.mask_item.setVisible(self.mask_shown)
+        item.setImage(mask_display(mask), autoLevels=False, levels=(0, 2))
+        item.setVisible(self.region_display[kind][0])
 
     # -- coordinates -----------------------------------------------------------------------
     def to_image(self, viewport_pos: QPointF) -> QPointF:

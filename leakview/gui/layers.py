@@ -1,6 +1,7 @@
 """Per-layer controls: visible checkbox, opacity slider, colormap (pyqtgraph colormaps), the
 sign of a signed map and a colour bar, one row per registered attribution method (built from
-``attribution.METHODS``); then the mask row (shown, opacity, outline only)."""
+``attribution.METHODS``); then a row per region kind, the expected region's ("Mask") and the
+suspect region's (shown, opacity, outline only)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 from leakview.attribution import METHODS
 from leakview.gui.availability import mark_available
 from leakview.gui.settings import LayerOptions, MaskDisplay
+from leakview.masks import EXPECTED, SUSPECT
 from leakview.report import DISPLAY_PERCENTILE, MapDisplay
 
 LAYER_KEYS = 9
@@ -35,6 +37,13 @@ SIGN_CHOICES = (("+", "positive", "positive evidence only (the metrics' p = max(
                               "zero transparent, levels symmetric about 0"))
 """The sign combo's (text, mode, explanation) items (modes: ``report.SIGN_MODES``)."""
 MASK_KEY = "M"
+SUSPECT_KEY = "Shift+M"
+REGION_ROWS = {
+    EXPECTED: (f"{MASK_KEY}  Mask", "Show the expected region on the image (display only: the "
+               "mask and the metrics do not change)"),
+    SUSPECT: ("⇧M  Suspect", "Show the suspect region (magenta: where a shortcut may hide) on "
+              "the image (display only: the region and the metrics do not change)")}
+"""Each region row's check box text and tooltip."""
 
 
 
@@ -200,14 +209,17 @@ class LayerRow:
 
 
 class MaskRow:
-    """The mask's widgets, laid out like a layer row: shown (key M), opacity, outline only."""
+    """A region's widgets, laid out like a layer row: shown (key M, Shift+M for the suspect
+    region), opacity, outline only."""
 
-    def __init__(self, grid: QGridLayout, row: int, display: MaskDisplay) -> None:
-        self.visible = QCheckBox(f"{MASK_KEY}  Mask")
-        self.visible.setToolTip("Show the expected region on the image (display only: the mask "
-                                "and the metrics do not change)")
+    def __init__(self, grid: QGridLayout, row: int, display: MaskDisplay,
+                 kind: str = EXPECTED) -> None:
+        text, tip = REGION_ROWS[kind]
+        self.visible = QCheckBox(text)
+        self.visible.setToolTip(tip)
         self.visible.setChecked(display.visible)
-        self.opacity = opacity_slider(display.opacity, "Mask opacity")
+        self.opacity = opacity_slider(display.opacity, "Mask opacity" if kind == EXPECTED
+                                      else "Suspect region opacity")
         self.outline_only = QCheckBox("Outline only")
         self.outline_only.setToolTip("Draw the region's outline without the translucent fill")
         self.outline_only.setChecked(display.outline_only)
@@ -226,8 +238,8 @@ class MaskRow:
 
 
 class LayerPanel(QWidget):
-    """All layer rows and the mask row; ``changed(method)`` when a layer row's options change,
-    ``maskChanged`` when the mask row's do."""
+    """All layer rows and the region rows; ``changed(method)`` when a layer row's options
+    change, ``maskChanged`` when a region row's do."""
 
     changed = Signal(str)
     maskChanged = Signal()
@@ -247,21 +259,24 @@ class LayerPanel(QWidget):
             row.opacity.valueChanged.connect(lambda _=0, m=method: self.changed.emit(m))
             row.colormap.currentTextChanged.connect(lambda _="", m=method: self._recolor(m))
             row.sign.currentIndexChanged.connect(lambda _=0, m=method: self._recolor(m))
-        self.mask_row = MaskRow(grid, len(METHODS), MaskDisplay())
-        for signal in (self.mask_row.visible.toggled, self.mask_row.opacity.valueChanged,
-                       self.mask_row.outline_only.toggled):
-            signal.connect(lambda *_: self.maskChanged.emit())
+        self.region_rows = {kind: MaskRow(grid, len(METHODS) + number, MaskDisplay(), kind)
+                            for number, kind in enumerate((EXPECTED, SUSPECT))}
+        self.mask_row, self.suspect_row = self.region_rows[EXPECTED], self.region_rows[SUSPECT]
+        for region_row in self.region_rows.values():
+            for signal in (region_row.visible.toggled, region_row.opacity.valueChanged,
+                           region_row.outline_only.toggled):
+                signal.connect(lambda *_: self.maskChanged.emit())
 
     def _recolor(self, method: str) -> None:
         self.rows[method].restyle()
         self.changed.emit(method)
 
-    def mask_display(self) -> MaskDisplay:
-        return self.mask_row.display()
+    def mask_display(self, kind: str = EXPECTED) -> MaskDisplay:
+        return self.region_rows[kind].display()
 
-    def toggle_mask(self) -> None:
-        """Key M: show or hide the mask."""
-        self.mask_row.visible.toggle()
+    def toggle_mask(self, kind: str = EXPECTED) -> None:
+        """Key M (Shift+M: the suspect region): show or hide the region."""
+        self.region_rows[kind].visible.toggle()
 
     def show_scale(self, method: str, display: MapDisplay | None) -> None:
         """The colour bar of ``method`` spans what its layer shows (None: nothing yet)."""

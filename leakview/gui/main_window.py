@@ -51,6 +51,7 @@ from leakview.gui.controllers import (
     LayerController,
     MaskController,
     ModelController,
+    RegionController,
 )
 from leakview.gui.drawing import DrawingController, Tool
 from leakview.gui.folder_view import FolderPanel
@@ -203,6 +204,8 @@ class MainWindow(QMainWindow):
             state, session, self.store, self.runner, self.drawing, self.canvas,
             self.undo_group, self.image_list, self.results, self.status, self.hover_label,
             {tool: actions[tool_action(tool)] for tool in Tool}, notify, self)
+        self.regions = RegionController(state, session, self.runner, self.image_list,
+                                        self.status, actions, notify, self)
         self.layers = LayerController(state, session, self.canvas, self.results,
                                       self.image_list, self.settings, self.status, notify,
                                       actions)
@@ -225,7 +228,8 @@ class MainWindow(QMainWindow):
         self.canary_control = CanaryController(state, self.canary, self.status, notify, self)
         self.help = HelpController(self)
         connect_actions(actions, {
-            **self.masks.handlers(), **self.layers.handlers(), **self.images.handlers(),
+            **self.masks.handlers(), **self.regions.handlers(), **self.layers.handlers(),
+            **self.images.handlers(),
             **self.folders.handlers(), **self.models.handlers(), **self.analyze.handlers(),
             **self.exports.handlers(), **self.canary_control.handlers(),
             **self.help.handlers(),

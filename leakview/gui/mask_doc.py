@@ -1,6 +1,8 @@
-"""The expected-region mask of one image being edited: undoable edits and atomic autosave.
+"""The region masks of one image being edited: undoable edits and atomic autosave.
 
-:class:`MaskDocument` holds the current mask (``None`` = no mask file) and a ``QUndoStack``;
+:class:`MaskDocument` holds one region kind's current mask (``None`` = no mask file; ``kind``:
+``layout.EXPECTED``, the expected region, or ``layout.SUSPECT``) and a ``QUndoStack`` (an
+image's suspect document shares its expected document's stack: one Ctrl+Z history per image);
 every edit is a :class:`MaskEdit` command (pushed = applied), so undo/redo covers drawing,
 erasing, clearing and imports alike. Each change is written by :class:`MaskStore` with
 ``masks.write_mask`` to ``masks.mask_path`` (atomic temp file + rename) on the ``masks`` lane,
@@ -30,7 +32,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from leakview.gui.workers import JobRunner
-from leakview.masks import MaskError, check_mask_destination, read_mask, write_mask
+from leakview.masks import EXPECTED, MaskError, check_mask_destination, read_mask, write_mask
 from leakview.masks.shapes import LiveShape
 
 UNDO_LIMIT = 100
@@ -178,7 +180,8 @@ class ImportStep(MaskEdit):
 
 
 class MaskDocument(QObject):
-    """One image's mask, its undo history and its autosave."""
+    """One image's mask of one region ``kind``, its undo history and its autosave
+    (``stack``: another document's undo stack to share, else its own)."""
 
     changed = Signal()
     problem = Signal(str)   # a message for the window (a backup that cannot be read)
@@ -186,8 +189,10 @@ class MaskDocument(QObject):
     def __init__(self, image_path: Path, mask_file: Path, shape: tuple[int, int],
                  mask: np.ndarray | None, store: MaskStore,
                  parent: QObject | None = None, image_root: Path | None = None,
-                 masks_root: Path | None = None) -> None:
+                 masks_root: Path | None = None, kind: str = EXPECTED,
+                 stack: QUndoStack | None = None) -> None:
         super().__init__(parent)
+        self.kind = kind
         self.image_path = Path(image_path)
         self.mask_file = Path(mask_file)
         self.image_root = None if image_root is None else Path(image_root)
@@ -195,8 +200,10 @@ class MaskDocument(QObject):
         self.shape = (int(shape[0]), int(shape[1]))
         self.store = store
         self._mask = None if mask is None else np.asarray(mask, dtype=bool)
-        self.stack = QUndoStack(self)
-        self.stack.setUndoLimit(UNDO_LIMIT)
+        if stack is None:
+            stack = QUndoStack(self)
+            stack.setUndoLimit(UNDO_LIMIT)
+        self.stack = stack
         self.live_shape: LiveShape | None = None
         """The shape being edited over the mask (``gui.shape_edit``): the mask shows it, its
         undo steps set it; None once committed (or the mask changed under it)."""
@@ -227,6 +234,8 @@ class MaskDocument(QObject):
                 old is not None and new_mask is not None and np.array_equal(old, new_mask)):
             return False
         self.live_shape = None      # a plain edit commits the shape being edited
+        if self.kind != EXPECTED:
+            text = f"{text} ({self.kind})"     # Edit > Undo names the region it undoes
         self.stack.push(MaskEdit(self, old, new_mask, text))
         return True
 

@@ -1,5 +1,6 @@
-"""The overlap metrics of the image on screen (``scan.score_attribution``: metrics + leak
-flag per layer), computed off the GUI thread; only the newest request's rows are emitted."""
+"""The overlap metrics of the image on screen (``scan.score_attribution``: metrics against
+the expected and the suspect region + leak flag per layer), computed off the GUI thread; only
+the newest request's rows are emitted."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class OverlapInputs:
     label: str | None
     topk_fraction: float
     rule: VerdictRule
+    suspect: np.ndarray | None = None
+    """The image's suspect region (None: it has none)."""
 
 
 class OverlapJobs:
@@ -48,11 +51,11 @@ class OverlapJobs:
         version = self._version
         shown, model, probabilities = inputs.shown, inputs.model, inputs.probabilities
         attributions, mask, label = inputs.attributions, inputs.mask, inputs.label
-        topk_fraction, rule = inputs.topk_fraction, inputs.rule
+        topk_fraction, rule, suspect = inputs.topk_fraction, inputs.rule, inputs.suspect
 
         def work(ctx) -> list[ScanRow]:
             return [score_attribution(shown.name, label, model.classes, probabilities, method,
-                                      attribution, mask, topk_fraction, rule)
+                                      attribution, mask, topk_fraction, rule, suspect=suspect)
                     for method, attribution in attributions.items()]
 
         self.runner.run(work, "Overlap metrics", lane="io",

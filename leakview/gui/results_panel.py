@@ -122,7 +122,7 @@ class ResultsPanel(QWidget):
         self.lime.requested.connect(self.limeRequested)
         self.lime.cancelled.connect(self.limeCancelled)
 
-        overlap_box = QGroupBox("Overlap with the expected region")
+        overlap_box = QGroupBox("Overlap with the expected (and suspect) region")
         overlap_layout = QVBoxLayout(overlap_box)
         self.overlap = OverlapTable()
         self.overlap.methodSelected.connect(self.methodSelected)

@@ -7,7 +7,8 @@ one job, which ask the core for the work, each as a :class:`Job`:
 - :class:`ModelLoader`: the model (``models.load_model``);
 - :class:`LayerJobs` with its :class:`ResultCache`: the prediction (``LoadedModel.predict``)
   and the attributions (``attribution.explain``) of the image on screen;
-- :class:`OverlapJobs`: its CSV rows (``scan.score_attribution`` = overlap metrics + flag).
+- :class:`OverlapJobs`: its CSV rows (``scan.score_attribution`` = overlap metrics against
+  the expected and the suspect region + flag).
 
 The session loads the images (``images.load_image``) and emits every part's signals (it is
 their :class:`SessionSignals` hub). The folder, masks root, model, target, verdict rule and
@@ -41,7 +42,7 @@ from leakview.gui.result_cache import ResultCache
 from leakview.gui.session_signals import SessionSignals, ShownImage
 from leakview.gui.workers import Job, JobRunner
 from leakview.images import load_image, relative_name, true_label
-from leakview.masks import mask_path
+from leakview.masks import SUSPECT, mask_path, region_path
 from leakview.models import LoadedModel, ModelSpec
 from leakview.report import figure_title
 
@@ -111,6 +112,11 @@ class Session(SessionSignals):
         return self.documents.current
 
     @property
+    def suspect_document(self) -> MaskDocument | None:
+        """The suspect-region document of the image on screen."""
+        return self.documents.current_suspect
+
+    @property
     def probabilities(self) -> np.ndarray | None:
         return self.layers.probabilities
 
@@ -156,18 +162,23 @@ class Session(SessionSignals):
         root = self.root or path.parent
         masks_root = self.state.masks_root
         mask_file = mask_path(root, path, masks_root)
+        suspect_file = region_path(root, path, SUSPECT, masks_root)
         find_mask = self.documents.lookup(path, root, masks_root, mask_file)
+        find_suspect = self.documents.lookup(path, root, masks_root, suspect_file, SUSPECT)
 
-        def load(ctx) -> tuple[np.ndarray, Any, str]:
+        def load(ctx) -> tuple[np.ndarray, Any, str, Any, str]:
             pixels = load_image(path)
             ctx.check()
-            return (pixels, *find_mask(pixels.shape[:2]))
+            return (pixels, *find_mask(pixels.shape[:2]), *find_suspect(pixels.shape[:2]))
 
-        def loaded(result: tuple[np.ndarray, Any, str]) -> None:
-            pixels, mask, problem = result
-            self._show(path, pixels, mask, mask_file, generation)
+        def loaded(result: tuple[np.ndarray, Any, str, Any, str]) -> None:
+            pixels, mask, problem, suspect, suspect_problem = result
+            self._show(path, pixels, mask, mask_file, generation, suspect, suspect_file)
             if problem:
                 self.message.emit(f"{path.name}: {problem} (drawing replaces it)")
+            if suspect_problem:
+                self.message.emit(f"{path.name}: suspect region: {suspect_problem} (drawing "
+                                  f"replaces it)")
 
         def failed(reason: str) -> None:
             self.imageFailed.emit(str(path), reason)
@@ -177,14 +188,16 @@ class Session(SessionSignals):
                         on_error=failed)
 
     def _show(self, path: Path, pixels: np.ndarray, mask: Any, mask_file: Path,
-              generation: int) -> None:
+              generation: int, suspect: Any, suspect_file: Path) -> None:
         document = self.documents.show(path, pixels, mask, mask_file,
                                        image_root=self.root or path.parent,
-                                       masks_root=self.state.masks_root)
+                                       masks_root=self.state.masks_root, suspect=suspect,
+                                       suspect_file=suspect_file)
         name = relative_name(path, self.root) if self.root else path.name
         self.image = ShownImage(path, name, pixels, generation)
         self.imageShown.emit(self.image)
         self.maskChanged.emit(document)
+        self.suspectChanged.emit(self.documents.current_suspect)
         self.start_model_work()
 
     # -- model -----------------------------------------------------------------------------
@@ -251,8 +264,9 @@ class Session(SessionSignals):
         """Recompute this image's rows (metrics only, no model run) off the GUI thread."""
         if self.image is None or self.model is None or self.probabilities is None:
             return
-        document = self.document
+        document, suspect = self.document, self.suspect_document
         self.overlap.schedule(OverlapInputs(
             self.image, self.generation, self.model, self.probabilities,
             dict(self.attributions), document.mask if document is not None else None,
-            self.label(), self.state.topk_fraction, self.state.rule))
+            self.label(), self.state.topk_fraction, self.state.rule,
+            suspect.mask if suspect is not None else None))

@@ -26,7 +26,8 @@ class SessionSignals(QObject):
 
     imageShown = Signal(object)              # ShownImage
     imageFailed = Signal(str, str)           # path, reason
-    maskChanged = Signal(object)             # MaskDocument
+    maskChanged = Signal(object)             # MaskDocument (expected region)
+    suspectChanged = Signal(object)          # MaskDocument (suspect region)
     modelChanged = Signal(object)            # LoadedModel | None
     modelFailed = Signal(str, str)           # path, reason
     modelSpecNeeded = Signal(str, object, object)  # path, ModelLoadError, ModelSpec | None

@@ -20,6 +20,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from leakview.appstate import DEFAULT_LAYERS, DEFAULT_METHODS, AppState
 from leakview.attribution import METHODS
+from leakview.layout import EXPECTED
 from leakview.report import SIGN_MODES
 from leakview.verdict import VerdictRule
 
@@ -81,6 +82,11 @@ def _as_float(value: Any, default: float) -> float:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def _display_prefix(kind: str) -> str:
+    """The settings group of how a region kind is drawn (the expected region's is ``mask/``)."""
+    return "mask/" if kind == EXPECTED else f"{kind}/"
 
 
 class AppSettings:
@@ -154,19 +160,22 @@ class AppSettings:
         self.store.setValue(prefix + "colormap", options.colormap)
         self.store.setValue(prefix + "sign", options.sign)
 
-    def mask_display(self) -> MaskDisplay:
-        """How the mask was last drawn (shown, opacity, outline only); defaults if unset."""
-        defaults = MaskDisplay()
+    def mask_display(self, kind: str = EXPECTED) -> MaskDisplay:
+        """How the ``kind`` region was last drawn (shown, opacity, outline only: ``mask/...``
+        for the expected region, ``suspect/...``); defaults if unset."""
+        defaults, prefix = MaskDisplay(), _display_prefix(kind)
         return MaskDisplay(
-            visible=_as_bool(self.store.value("mask/visible"), defaults.visible),
-            opacity=min(1.0, max(0.0, _as_float(self.store.value("mask/opacity"),
+            visible=_as_bool(self.store.value(prefix + "visible"), defaults.visible),
+            opacity=min(1.0, max(0.0, _as_float(self.store.value(prefix + "opacity"),
                                                 defaults.opacity))),
-            outline_only=_as_bool(self.store.value("mask/outline_only"), defaults.outline_only))
+            outline_only=_as_bool(self.store.value(prefix + "outline_only"),
+                                  defaults.outline_only))
 
-    def set_mask_display(self, display: MaskDisplay) -> None:
-        self.store.setValue("mask/visible", bool(display.visible))
-        self.store.setValue("mask/opacity", float(display.opacity))
-        self.store.setValue("mask/outline_only", bool(display.outline_only))
+    def set_mask_display(self, display: MaskDisplay, kind: str = EXPECTED) -> None:
+        prefix = _display_prefix(kind)
+        self.store.setValue(prefix + "visible", bool(display.visible))
+        self.store.setValue(prefix + "opacity", float(display.opacity))
+        self.store.setValue(prefix + "outline_only", bool(display.outline_only))
 
     # -- verdict rule ----------------------------------------------------------------------
     def rule(self) -> VerdictRule:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from leakview.gui.image_view import PREVIEW_COLOR, SUBTRACT_COLOR, Z_PREVIEW, ImageCanvas
 from leakview.gui.mask_doc import MaskDocument, MaskEdit
+from leakview.masks import EXPECTED
 from leakview.masks.shapes import LiveShape, Point, Shape
 
 HANDLE_PX = 7.0        # a press this close (screen pixels) to a handle grabs it
@@ -205,6 +206,8 @@ class ShapeEditor(QObject):
         document = self.document
         if document is None:
             return
+        if document.kind != EXPECTED:
+            text = f"{text} ({document.kind})"     # as MaskDocument.edit names it
         document.stack.push(ShapeEdit(document, document.live_shape, after, after_mask, text))
         self.refresh()
 

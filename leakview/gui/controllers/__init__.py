@@ -17,6 +17,7 @@ from leakview.gui.controllers.image import ImageController
 from leakview.gui.controllers.layers import LayerController
 from leakview.gui.controllers.masks import MaskController
 from leakview.gui.controllers.model import ModelController
+from leakview.gui.controllers.regions import RegionController
 
 __all__ = [
     "AnalysisController",
@@ -28,4 +29,5 @@ __all__ = [
     "LayerController",
     "MaskController",
     "ModelController",
+    "RegionController",
 ]

@@ -21,6 +21,7 @@ from leakview.gui.results_panel import ResultsPanel
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify, StatusPanel
+from leakview.masks import SUSPECT
 from leakview.models import LoadedModel
 from leakview.scan import ScanRow
 
@@ -59,7 +60,8 @@ class LayerController:
         self.layers.changed.connect(self._options_changed)
         for method in METHODS:
             self._style(method)
-        self.layers.mask_row.set_display(self.settings.mask_display())
+        for kind, region_row in self.layers.region_rows.items():
+            region_row.set_display(self.settings.mask_display(kind))
         self._style_mask()
         self.layers.maskChanged.connect(self._mask_changed)
         self.state.events.model.connect(self._show_available)
@@ -69,6 +71,7 @@ class LayerController:
         toggles = {layer_action(number): _toggler(self.layers.toggle, number - 1)
                    for number in layer_numbers()}
         return {**toggles, "run_lime": self.run_lime, "toggle_mask": self.layers.toggle_mask,
+                "toggle_suspect": lambda: self.layers.toggle_mask(SUSPECT),
                 "mask_outline": self.layers.mask_row.outline_only.toggle}
 
     # -- what can run on the model ------------------------------------------------------------
@@ -100,17 +103,21 @@ class LayerController:
         self.layers.show_scale(method, self.canvas.layer_display(method))
 
     def _style_mask(self) -> None:
-        """Draw the mask as the mask row says; the View menu's actions follow."""
-        display = self.layers.mask_display()
-        self.canvas.style_mask(display.visible, display.opacity, display.outline_only)
+        """Draw each region as its row says; the View menu's actions follow."""
+        for kind in self.layers.region_rows:
+            display = self.layers.mask_display(kind)
+            self.canvas.style_mask(display.visible, display.opacity, display.outline_only, kind)
+        display, suspect = self.layers.mask_display(), self.layers.mask_display(SUSPECT)
         for name, checked in (("toggle_mask", display.visible),
-                              ("mask_outline", display.outline_only)):
+                              ("mask_outline", display.outline_only),
+                              ("toggle_suspect", suspect.visible)):
             if name in self.actions:
                 self.actions[name].setChecked(checked)
 
     def _mask_changed(self) -> None:
         self._style_mask()
-        self.settings.set_mask_display(self.layers.mask_display())
+        for kind in self.layers.region_rows:
+            self.settings.set_mask_display(self.layers.mask_display(kind), kind)
 
     def _options_changed(self, method: str) -> None:
         self._style(method)

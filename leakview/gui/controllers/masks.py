@@ -1,7 +1,8 @@
-"""The expected region: the document being drawn, the drawing tools, the hover read-out and
-File > Import masks (LabelMe / COCO, written by ``masks.import_masks``; when images it covers
-already have a mask the user chooses overwrite / skip / merge, and each image's change is one
-undo step there, undone from the import's backups)."""
+"""The regions: the document being drawn (the image's region of the state's ``region_kind``),
+the drawing tools, the hover read-out and File > Import masks (LabelMe / COCO, written by
+``masks.import_masks``; when images it covers already have a mask the user chooses overwrite /
+skip / merge, and each image's change is one undo step there, undone from the import's
+backups)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from leakview.gui.session import Session
 from leakview.gui.status import Notify, StatusPanel
 from leakview.gui.workers import Job, JobRunner
 from leakview.masks import (
+    EXPECTED,
     IMPORT_BACKUPS,
+    SUSPECT,
     ImportPlan,
     ImportReport,
     MaskError,
@@ -66,6 +69,8 @@ class MaskController:
             self.tool_group.addAction(action)
         self.tool_actions[Tool.PAN].setChecked(True)
         self.session.maskChanged.connect(self.show_document)
+        self.session.suspectChanged.connect(self.show_suspect)
+        self.state.events.region_kind.connect(self.follow_kind)
         self.drawing.toolChanged.connect(self._tool_changed)
         self.drawing.radiusChanged.connect(
             lambda radius: self.status.set_extra(f"Brush radius {radius:.0f} px"))
@@ -79,15 +84,27 @@ class MaskController:
 
     # -- the document ----------------------------------------------------------------------
     def show_document(self, document: MaskDocument) -> None:
-        """Draw on ``document`` (the image's mask), with its undo stack active."""
-        if self.drawing.document is not document:
-            self.drawing.set_document(document)
-            if document.stack not in self.undo_group.stacks():
-                self.undo_group.addStack(document.stack)
-            self.undo_group.setActiveStack(document.stack)
+        """Show ``document`` (the image's expected region); draw on it while the expected
+        region is the kind drawn, with the image's undo stack active."""
+        self.follow_kind()
         self.canvas.set_mask(document.mask)
         self.image_list.model.mark_mask(document.image_path, document.mask is not None)
         self.results.show_region(document.mask is not None and bool(document.mask.any()))
+
+    def show_suspect(self, document: MaskDocument | None) -> None:
+        """Show the image's suspect region (``document``)."""
+        self.follow_kind()
+        self.canvas.set_mask(document.mask if document is not None else None, SUSPECT)
+
+    def follow_kind(self) -> None:
+        """The drawing tools edit the image's region of the state's ``region_kind``."""
+        document = self.session.documents.current_of(self.state.region_kind)
+        if document is None or self.drawing.document is document:
+            return
+        self.drawing.set_document(document)
+        if document.stack not in self.undo_group.stacks():
+            self.undo_group.addStack(document.stack)
+        self.undo_group.setActiveStack(document.stack)
 
     def detach(self) -> None:
         """No document to draw on (no image, or it failed to load)."""
@@ -98,7 +115,9 @@ class MaskController:
     def _tool_changed(self, name: str) -> None:
         tool = Tool(name)
         self.tool_actions[tool].setChecked(True)
-        self.status.set_extra(f"{TOOL_LABELS[tool]}: {TOOL_HINTS[tool]}; Space + drag pans")
+        region = "" if self.state.region_kind == EXPECTED else f" ({self.state.region_kind})"
+        self.status.set_extra(f"{TOOL_LABELS[tool]}{region}: {TOOL_HINTS[tool]}; Space + drag "
+                              "pans")
 
     def _hovered(self, x: float, y: float) -> None:
         shape = self.canvas.shape
@@ -106,10 +125,11 @@ class MaskController:
         if shape is None or not (0 <= row < shape[0] and 0 <= column < shape[1]):
             self.hover_label.setText("")
             return
-        document = self.session.document
-        inside = document is not None and document.mask is not None \
-            and bool(document.mask[row, column])
-        self.hover_label.setText(f"x {column}  y {row}" + ("  · in region" if inside else ""))
+        where = [text for document, text in ((self.session.document, "in region"),
+                                             (self.session.suspect_document, "in suspect region"))
+                 if document is not None and document.mask is not None
+                 and document.mask.shape == shape and bool(document.mask[row, column])]
+        self.hover_label.setText("  · ".join([f"x {column}  y {row}", *where]))
 
     # -- import ----------------------------------------------------------------------------
     def import_masks_from(self, source: str | Path, fmt: str,

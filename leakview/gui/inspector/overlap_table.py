@@ -1,4 +1,7 @@
-"""The overlap table: one row per layer of the image on screen, its metrics and verdict."""
+"""The overlap table: one row per layer of the image on screen, its metrics and verdict; when
+the image has a suspect region, a second row under it ("↳ suspect", in the suspect region's
+magenta) with the metrics against that region (``suspect_area_frac``, ``suspect_mass``,
+``suspect_topk_share`` in the area, mass and top-k columns) and its flag (``suspect_flag``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,14 @@ METRIC_SHORT = {"mask_area_frac": "area", "mass_in_mask": "mass", "rank_accuracy
                 "concentration": "conc."}
 IMAGE_RULE_TIP = ("LEAK when less than this share of the image's 5% most-attributed pixels lies "
                   "in the expected region (scaled down for masks smaller than 5% of the image)")
+SUSPECT_RULE_TIP = ("LEAK when more than this share of the image's 5% most-attributed pixels "
+                    "lies in its suspect region (scaled down for regions smaller than 5% of the "
+                    "image)")
+SUSPECT_METRICS = {"mask_area_frac": "suspect_area_frac", "mass_in_mask": "suspect_mass",
+                   "topk_intersection": "suspect_topk_share"}
+"""The suspect row's value in each metric column that has one."""
+SUSPECT_COLOR = QColor(200, 40, 160)
+SUSPECT_LABEL = "↳ suspect"
 ROW_HEIGHT = 22
 
 
@@ -38,6 +49,15 @@ def flag_text(flag: Any) -> tuple[str, QColor]:
     return ("LEAK", LEAK_COLOR) if int(float(flag)) else ("ok", OK_COLOR)
 
 
+def has_suspect(row: Any) -> bool:
+    """Whether a row has suspect-region metrics (the image has a suspect region)."""
+    area = row.get("suspect_area_frac")
+    try:
+        return area is not None and area != "" and not math.isnan(float(area))
+    except (TypeError, ValueError):
+        return False
+
+
 class OverlapTable(QTableWidget):
     """The rows (``ScanRow`` dicts) of the image on screen; selecting one emits
     ``methodSelected(method)``."""
@@ -51,7 +71,9 @@ class OverlapTable(QTableWidget):
         self.setHorizontalHeaderLabels(columns)
         for index, name in enumerate(METRIC_NAMES, start=1):
             self.horizontalHeaderItem(index).setToolTip(f"{name}: {METRIC_DESCRIPTIONS[name]}")
-        self.horizontalHeaderItem(len(columns) - 1).setToolTip("leak_flag: " + IMAGE_RULE_TIP)
+        self.horizontalHeaderItem(len(columns) - 1).setToolTip(
+            "leak_flag: " + IMAGE_RULE_TIP + "; or " + SUSPECT_RULE_TIP + ". A suspect row's "
+            "verdict is that second rule alone (suspect_flag).")
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -63,29 +85,49 @@ class OverlapTable(QTableWidget):
         self.rows: list[dict[str, Any]] = []
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Show ``rows``, keeping the selected method selected."""
+        """Show ``rows`` (and the suspect row of each that has one), keeping the selected
+        method selected."""
         selected = self.selected_method()
         self.rows = rows
-        self.setRowCount(len(rows))
-        self._fit(len(rows))
-        for row_index, row in enumerate(rows):
+        lines: list[tuple[dict[str, Any], bool]] = []
+        for row in rows:
+            lines.append((row, False))
+            if has_suspect(row):
+                lines.append((row, True))
+        self.setRowCount(len(lines))
+        self._fit(len(lines))
+        for row_index, (row, suspect) in enumerate(lines):
             method = row["method"]
-            item = QTableWidgetItem(METHODS[method].label if method in METHODS else method)
+            label = METHODS[method].label if method in METHODS else method
+            item = QTableWidgetItem(SUSPECT_LABEL if suspect else label)
             item.setData(Qt.ItemDataRole.UserRole, method)
+            if suspect:
+                item.setForeground(SUSPECT_COLOR)
+                item.setToolTip(f"{label}: the metrics against the image's suspect region")
             self.setItem(row_index, 0, item)
             for column, name in enumerate(METRIC_NAMES, start=1):
-                cell = QTableWidgetItem(fmt(row.get(name)))
+                if suspect:
+                    value = row.get(SUSPECT_METRICS[name]) if name in SUSPECT_METRICS else None
+                    text = fmt(value) if name in SUSPECT_METRICS else ""
+                else:
+                    text = fmt(row.get(name))
+                cell = QTableWidgetItem(text)
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(row_index, column, cell)
-            text, color = flag_text(row.get("leak_flag"))
+            text, color = flag_text(row.get("suspect_flag" if suspect else "leak_flag"))
             verdict = QTableWidgetItem(text)
             verdict.setForeground(color)
             font = verdict.font()
             font.setBold(True)
             verdict.setFont(font)
             self.setItem(row_index, len(METRIC_NAMES) + 1, verdict)
-            if method == selected:
+            if method == selected and not suspect:
                 self.selectRow(row_index)
+
+    def row_texts(self) -> list[list[str]]:
+        """The cells shown, row by row (suspect rows included)."""
+        return [[self.item(row, column).text() if self.item(row, column) else ""
+                 for column in range(self.columnCount())] for row in range(self.rowCount())]
 
     def _fit(self, rows: int) -> None:
         """Room for every row, and for the sideways scroll bar of a narrow inspector."""
