@@ -40,6 +40,7 @@ from leakview.masks import MaskError, find_mask
 from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
 from leakview.report import figure_title
+from leakview.resources import model_name
 from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
 from leakview.verdict import VerdictRule, leak_flag
 
@@ -156,13 +157,15 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
     return row.with_flag(leak_flag(row, rule, topk_fraction))
 
 
-def _result_row(result: ImageResult, method: str, classes: Sequence[str],
+def _result_row(result: ImageResult, method: str, model: LoadedModel,
                 options: ScanOptions, unavailable: dict[str, str]) -> ScanRow:
     problem = f"mask: {result.mask_problem}" if result.mask_problem is not None else ""
     error = result.error or unavailable.get(method) or problem
-    return score_attribution(result.name, result.label, classes, result.probabilities, method,
-                             result.attributions.get(method), result.mask,
-                             options.topk_fraction, options.rule, error)
+    row = score_attribution(result.name, result.label, model.classes, result.probabilities,
+                            method, result.attributions.get(method), result.mask,
+                            options.topk_fraction, options.rule, error)
+    row.model = model_name(model.source)
+    return row
 
 
 def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
@@ -223,7 +226,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
             _analyse_batch(model, root, readable, images, options, stop, unavailable)
         for result in batch:
             if result.error is not None:
-                result.rows = [_result_row(result, method, model.classes, options, unavailable)
+                result.rows = [_result_row(result, method, model, options, unavailable)
                                for method in options.methods]
             if not keep_attributions:
                 result.attributions = {}
@@ -262,5 +265,5 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
             if options.maps_dir is not None:
                 save_map(options.maps_dir, result.name, method, attribution)
     for result in results:
-        result.rows = [_result_row(result, method, model.classes, options, unavailable)
+        result.rows = [_result_row(result, method, model, options, unavailable)
                        for method in options.methods]

@@ -18,10 +18,13 @@ from leakview.csvio import CSV_COLUMNS, CsvFormatError, format_cell, read_csv, u
 from leakview.metrics import METRIC_NAMES
 
 SUPERPIXEL_SHARE_COLUMN = "lime_top5_superpixel_share"
-SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN)
-"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share)."""
+#: The model that made the row (:func:`leakview.resources.model_name`): always the last column.
+MODEL_COLUMN = "model"
+SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN, MODEL_COLUMN)
+"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share, then
+the model's name)."""
 
-_TEXT = frozenset({"image", "label", "predicted", "method", "target", "error"})
+_TEXT = frozenset({"image", "label", "predicted", "method", "target", "error", MODEL_COLUMN})
 
 
 @dataclass(eq=False)
@@ -46,6 +49,7 @@ class ScanRow(Mapping[str, Any]):
     leak_flag: int | None = None
     error: str = ""
     lime_top5_superpixel_share: float = math.nan
+    model: str = ""
 
     # -- mapping view ---------------------------------------------------------------------
     def __getitem__(self, column: str) -> Any:
