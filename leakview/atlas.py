@@ -64,6 +64,7 @@ from PIL import Image
 from leakview.atomic import atomic_open, atomic_write_text
 from leakview.attribution import resolve_options
 from leakview.models import LoadedModel, resize_uint8
+from leakview.resources import model_name
 from leakview.scan import ImageResult, ScanOptions, scan
 
 ATLAS_FORMAT = "leakview-atlas/1"
@@ -326,7 +327,8 @@ class AtlasBuilder:
         cell = default_cell(frame_hw) if cell is None else int(cell)
         if not 1 <= cell <= min(frame_hw):
             raise ValueError(f"cell must be between 1 and the frame's short side, got {cell}")
-        self.model_info = {"source": str(model.source) if model.source else None,
+        self.model_info = {"name": model_name(model.source),
+                           "source": str(model.source) if model.source else None,
                            "arch": model.arch, "classes": list(model.classes),
                            "input_size": list(model.input_size)}
         self.classes = list(model.classes)

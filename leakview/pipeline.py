@@ -22,7 +22,7 @@ from leakview.csvio import IncrementalCsv, neutralise, partial_path
 from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
-from leakview.resources import demo_model_path
+from leakview.resources import demo_model_named, model_identity, model_name
 from leakview.scan import ImageResult, ScanOptions, check_runnable, scan, select_images
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
 from leakview.verdict import VerdictRule, coverage
@@ -116,16 +116,21 @@ class ScanOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     atlases: dict[str, Atlas] = field(default_factory=dict)  #: per method, with ``job.atlas``
     unavailable: dict[str, str] = field(default_factory=dict)  #: method -> why it did not run
+    #: the model that ran: ``{"name", "source"}`` (:func:`leakview.resources.model_identity`)
+    model: dict[str, str | None] = field(default_factory=dict)
 
 
 def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
                   device: str | None = None, spec: ModelSpec | None = None) -> LoadedModel:
     """A loaded model: the given one, a model file (described by ``spec`` where it does not
-    describe itself), or the bundled demo-clean model."""
+    describe itself), or a bundled demo model by name (``demo-clean``, ``demo-leaky``). No
+    model is a ValueError: a scan never falls back on a model nobody chose."""
     if isinstance(model, LoadedModel):
         return model
-    return load_model(model if model is not None else demo_model_path("clean"), device=device,
-                      spec=spec)
+    if model is None:
+        raise ValueError("no model given: name a model file, or demo-clean / demo-leaky for "
+                         "the bundled demo models")
+    return load_model(demo_model_named(model) or model, device=device, spec=spec)
 
 
 def mark_unavailable(summary: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
@@ -162,6 +167,15 @@ def _resume(job: ScanJob, methods: Sequence[str]) -> tuple[list[ScanRow], set[st
     done = {image for image, done_methods in by_image.items() if wanted <= done_methods}
     return [row for row in previous
             if neutralise(row.image) in done and row.method in wanted], done
+
+
+def _check_same_model(job: ScanJob, kept: Sequence[ScanRow], name: str) -> None:
+    """A resumed CSV's rows must come from the model this run uses (their ``model`` cell;
+    rows of a CSV written before that column existed are taken on trust)."""
+    others = sorted({row.model for row in kept if row.model and row.model != name})
+    if others:
+        raise ValueError(f"--resume: {job.csv} holds rows of model {others[0]}, this scan runs "
+                         f"{name}; scan to a new CSV or drop --resume")
 
 
 def _check(job: ScanJob) -> None:
@@ -205,6 +219,7 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
             print(f"skipped folder {problem}", file=stream)
 
     kept, done_images = _resume(job, options.methods) if job.resume else ([], set())
+    _check_same_model(job, kept, model_name(model.source))
     todo = [path for path in paths
             if neutralise(path.relative_to(job.folder).as_posix()) not in done_images]
 
@@ -242,14 +257,15 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     summary = mark_unavailable(tally.result(options.rule), unavailable)
     if job.summary is not None:
         atomic_write_text(job.summary, summary_document(
-            summary, str(model.source), str(job.folder), options.methods, job.shard))
+            summary, str(model.source or ""), str(job.folder), options.methods, job.shard))
     finished = atlases.finish() if atlases is not None else {}
     for atlas in finished.values():
         assert job.atlas is not None
         job.atlas.write(atlas, options.methods)
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary,
-                       atlases=finished, unavailable=unavailable)
+                       atlases=finished, unavailable=unavailable,
+                       model=model_identity(model.source))
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:

@@ -16,9 +16,76 @@ from PIL import Image, ImageDraw, ImageFont
 from leakview.csvio import parse_number
 from leakview.masks import mask_boundary
 from leakview.pngio import write_png
+from leakview.resources import model_identity
 from leakview.verdict import VerdictRule, VerdictTally
 
 MASK_OUTLINE_COLOR = (0, 255, 255)
+
+
+#: Folders named before "and N more" in :func:`labels_text`.
+SHOWN_FOLDERS = 5
+#: How :func:`labels_text` names an image directly in the root (it has no class folder).
+TOP_LEVEL = "(top level)"
+
+
+class LabelTally:
+    """Which images have a true label (an ImageFolder class folder the model knows, see
+    :func:`leakview.layout.true_label`), the folders that matched no class, and the accuracy
+    over the labelled images only. Counts one row per image: the rows of the first method
+    seen (every image has a row for every scanned method)."""
+
+    def __init__(self) -> None:
+        self._method: str | None = None
+        self.images = 0
+        self.labelled = 0
+        self.predicted = 0  #: labelled images with a prediction (no error)
+        self.correct = 0
+        self.unmatched: dict[str, int] = {}  #: folder (relative, "/"-separated) -> images
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        method = str(row.get("method", ""))
+        if self._method is None:
+            self._method = method
+        if method != self._method:
+            return
+        self.images += 1
+        label = row.get("label")
+        if not label:
+            folder = str(row.get("image", "")).rpartition("/")[0] or TOP_LEVEL
+            self.unmatched[folder] = self.unmatched.get(folder, 0) + 1
+            return
+        self.labelled += 1
+        if row.get("predicted") and not row.get("error"):
+            self.predicted += 1
+            self.correct += row.get("predicted") == label
+
+    def result(self) -> dict[str, Any]:
+        """``images``, ``labelled``, ``unlabelled``, ``unmatched_folders`` (folder -> images,
+        sorted by name), ``accuracy`` (correct / labelled images with a prediction; None
+        without any)."""
+        return {"images": self.images, "labelled": self.labelled,
+                "unlabelled": self.images - self.labelled,
+                "unmatched_folders": dict(sorted(self.unmatched.items())),
+                "accuracy": self.correct / self.predicted if self.predicted else None}
+
+
+def labels_text(labels: Mapping[str, Any]) -> str:
+    """One line on the true labels of a summary's ``labels``: the accuracy and what it rests
+    on, and the folders that matched no class of the model (a few named, with their image
+    counts), so an accuracy over the labelled images is never read as the folder's."""
+    images, labelled = labels["images"], labels["labelled"]
+    accuracy = ("n/a" if labels["accuracy"] is None else f"{labels['accuracy']:.1%}")
+    text = f"labels: accuracy {accuracy} over {labelled} of {images} images with a true label"
+    folders = labels["unmatched_folders"]
+    if folders:
+        named = ", ".join(f"{name} ({count})" for name, count in
+                          list(folders.items())[:SHOWN_FOLDERS])
+        more = len(folders) - SHOWN_FOLDERS
+        count = len(folders)
+        text += (f"; {labels['unlabelled']} have none: {count} folder"
+                 f"{'s match' if count != 1 else ' matches'} no class of the model: {named}"
+                 + (f" and {more} more" if more > 0 else ""))
+    return text
 
 
 class SummaryTally:
@@ -27,10 +94,12 @@ class SummaryTally:
 
     def __init__(self) -> None:
         self.verdict = VerdictTally()
+        self.labels = LabelTally()
         self._groups: dict[tuple[str, str], list[float]] = {}
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.verdict.add(row)
+        self.labels.add(row)
         # images, errors, mass sum, masses, flag sum, flags, labelled, correct
         group = self._groups.setdefault((row.get("label") or "(unlabelled)", str(row["method"])),
                                         [0, 0, 0.0, 0, 0.0, 0, 0, 0])
@@ -63,14 +132,17 @@ class SummaryTally:
                 "flag_rate": flag / flags if flags else None,
                 "accuracy": correct / labelled if labelled else None,
             })
-        return {**self.verdict.result(rule), "per_class": per_class}
+        return {**self.verdict.result(rule), "per_class": per_class,
+                "labels": self.labels.result()}
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule()
               ) -> dict[str, Any]:
     """Folder summary: the verdict (see :mod:`leakview.verdict`), and per class (true label,
     else ``(unlabelled)``) and method: image count, errors, judged images (a defined flag),
-    mean mass_in_mask, flag rate, accuracy where labels are known."""
+    mean mass_in_mask, flag rate, accuracy where labels are known; and ``labels``
+    (:class:`LabelTally`: the images with a true label, the folders that matched no class and
+    the accuracy over the labelled images)."""
     tally = SummaryTally()
     tally.add_all(rows)
     return tally.result(rule)
@@ -81,9 +153,10 @@ def summary_document(summary: Mapping[str, Any], model: str, folder: str,
     """The summary JSON of ``leakview scan --summary`` (and the app's "Export summary"): the
     folder summary (the verdict with its coverage: ``judged``, ``images``, ``needed``,
     ``coverage``, ``coverage_ok``, folder-wide and per method, see :mod:`leakview.verdict`)
-    plus where it came from."""
-    document = {**summary, "model": model, "folder": folder, "scanned_methods": list(methods),
-                "shard": shard}
+    plus where it came from: ``model`` is ``{"name", "source"}``
+    (:func:`leakview.resources.model_identity` of the model file ``model``)."""
+    document = {**summary, "model": model_identity(model), "folder": folder,
+                "scanned_methods": list(methods), "shard": shard}
     return json.dumps(document, indent=2, default=str) + "\n"
 
 

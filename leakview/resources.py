@@ -44,6 +44,49 @@ def demo_model_path(kind: str = "clean") -> Path:
     return resources_dir() / f"demo-{kind}.pt"
 
 
+#: The bundled demo models, by the name ``--model`` accepts for them.
+DEMO_MODELS: dict[str, str] = {"demo-clean": "clean", "demo-leaky": "leaky"}
+
+
+def demo_model_named(name: str | os.PathLike[str]) -> Path | None:
+    """The bundled model ``name`` calls for (``demo-clean`` or ``demo-leaky``), else None."""
+    kind = DEMO_MODELS.get(os.fspath(name))
+    return demo_model_path(kind) if kind else None
+
+
+def model_name(source: str | os.PathLike[str] | None) -> str:
+    """A model's short name for the outputs that present results: ``demo-clean`` /
+    ``demo-leaky`` for a bundled demo model, else the file's (or Hugging Face folder's) name;
+    ``(in memory)`` for a model that came from no file."""
+    if source is None or os.fspath(source) == "":
+        return "(in memory)"
+    path = Path(source)
+    for name, kind in DEMO_MODELS.items():
+        if _same_path(path, demo_model_path(kind)):
+            return name
+    return path.name or os.fspath(source)
+
+
+def model_identity(source: str | os.PathLike[str] | None) -> dict[str, str | None]:
+    """``{"name": model_name(source), "source": the path}``: how a summary names its model."""
+    return {"name": model_name(source),
+            "source": os.fspath(source) if source is not None else None}
+
+
+def is_demo_images(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is the bundled demo image folder or the user's copy of it
+    (:func:`demo_workspace`): the folders a model-less scan may run demo-clean on."""
+    return any(_same_path(Path(folder), candidate)
+               for candidate in (demo_images_dir(), user_data_dir() / "demo"))
+
+
+def _same_path(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve()
+    except OSError:
+        return first.absolute() == second.absolute()
+
+
 def user_data_dir() -> Path:
     """Where leakview keeps per-user files: ``$XDG_DATA_HOME/leakview`` (default
     ``~/.local/share/leakview``); ``$LEAKVIEW_DATA`` overrides it."""

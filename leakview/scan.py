@@ -42,6 +42,7 @@ from leakview.masks import SUSPECT, MaskError, find_mask
 from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
 from leakview.report import figure_title
+from leakview.resources import model_name
 from leakview.scanrow import SCAN_COLUMNS, SUPERPIXEL_SHARE_COLUMN, ScanRow
 from leakview.verdict import VerdictRule, leak_flag, suspect_flag
 
@@ -168,15 +169,17 @@ def score_attribution(name: str, label: str | None, classes: Sequence[str],
                          suspect_flag(row, rule, topk_fraction))
 
 
-def _result_row(result: ImageResult, method: str, classes: Sequence[str],
+def _result_row(result: ImageResult, method: str, model: LoadedModel,
                 options: ScanOptions, unavailable: dict[str, str]) -> ScanRow:
     problems = [f"{what}: {problem}" for what, problem in (
         ("mask", result.mask_problem), ("suspect region", result.suspect_problem))
         if problem is not None]
     error = result.error or unavailable.get(method) or "; ".join(problems)
-    return score_attribution(result.name, result.label, classes, result.probabilities, method,
-                             result.attributions.get(method), result.mask,
-                             options.topk_fraction, options.rule, error, result.suspect)
+    row = score_attribution(result.name, result.label, model.classes, result.probabilities,
+                            method, result.attributions.get(method), result.mask,
+                            options.topk_fraction, options.rule, error, result.suspect)
+    row.model = model_name(model.source)
+    return row
 
 
 def _superpixel_share(attribution: Attribution, mask: np.ndarray) -> float:
@@ -237,7 +240,7 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
             _analyse_batch(model, root, readable, images, options, stop, unavailable)
         for result in batch:
             if result.error is not None:
-                result.rows = [_result_row(result, method, model.classes, options, unavailable)
+                result.rows = [_result_row(result, method, model, options, unavailable)
                                for method in options.methods]
             if not keep_attributions:
                 result.attributions = {}
@@ -279,5 +282,5 @@ def _analyse_batch(model: LoadedModel, root: Path, results: list[ImageResult],
             if options.maps_dir is not None:
                 save_map(options.maps_dir, result.name, method, attribution)
     for result in results:
-        result.rows = [_result_row(result, method, model.classes, options, unavailable)
+        result.rows = [_result_row(result, method, model, options, unavailable)
                        for method in options.methods]

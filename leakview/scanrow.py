@@ -26,11 +26,14 @@ SUSPECT_METRICS: dict[str, str] = {
 """The suspect-region columns and the :func:`leakview.metrics.overlap_metrics` metric each one
 holds, computed against the image's suspect region instead of its expected one."""
 SUSPECT_COLUMNS: tuple[str, ...] = (*SUSPECT_METRICS, "suspect_flag")
-SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN, *SUSPECT_COLUMNS)
-"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share, then
-the suspect region's metrics and flag)."""
+#: The model that made the row (:func:`leakview.resources.model_name`): always the last column.
+MODEL_COLUMN = "model"
+SCAN_COLUMNS: tuple[str, ...] = (*CSV_COLUMNS, SUPERPIXEL_SHARE_COLUMN, *SUSPECT_COLUMNS,
+                                 MODEL_COLUMN)
+"""The scan CSV's columns, in order (DESIGN.md's required columns, then the LIME share, the
+suspect region's metrics and flag, and the model's name)."""
 
-_TEXT = frozenset({"image", "label", "predicted", "method", "target", "error"})
+_TEXT = frozenset({"image", "label", "predicted", "method", "target", "error", MODEL_COLUMN})
 _FLAGS = frozenset({"leak_flag", "suspect_flag"})
 
 
@@ -61,6 +64,7 @@ class ScanRow(Mapping[str, Any]):
     suspect_mass: float = math.nan
     suspect_topk_share: float = math.nan
     suspect_flag: int | None = None
+    model: str = ""
 
     # -- mapping view ---------------------------------------------------------------------
     def __getitem__(self, column: str) -> Any:

@@ -27,6 +27,7 @@ from leakview.attribution.gradcam import gradcam
 from leakview.attribution.integrated_gradients import integrated_gradients
 from leakview.attribution.lime_superpixels import FEATURE_SELECTIONS, FILLS, SEGMENTATIONS, lime
 from leakview.attribution.saliency import saliency, saliency_batch, smoothgrad
+from leakview.method_names import METHOD_NAMES
 from leakview.models import GRADIENTS, HOOKS, LoadedModel
 
 _SEED = OptionSpec("seed", "int", 0, "Random seed (same seed -> identical map).",
@@ -150,6 +151,9 @@ METHODS: dict[str, MethodInfo] = {
         ),
         function=lime, needs=()),
 }
+if tuple(METHODS) != METHOD_NAMES:  # the parsers list METHOD_NAMES without importing this
+    raise ImportError(f"leakview.method_names.METHOD_NAMES {METHOD_NAMES} must be the "
+                      f"registry's methods in order, {tuple(METHODS)}")
 
 
 def method_names() -> list[str]:

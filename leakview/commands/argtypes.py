@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,8 +75,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs a model on a folder takes alike: the model and
     what to say about it (:func:`add_model_spec_arguments`), the masks root, the device, the
     batch size and the sampling methods' settings."""
-    parser.add_argument("--model", help="model file or Hugging Face folder (default: the "
-                                        "bundled demo-clean model)")
+    parser.add_argument("--model", help="model file or Hugging Face folder, or demo-clean / "
+                                        "demo-leaky (the bundled demo models); required "
+                                        "unless DIR is the bundled demo, which runs "
+                                        "demo-clean")
     add_model_spec_arguments(parser)
     parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
     parser.add_argument("--device", type=device, help="cpu, cuda, cuda:1 ... (default: auto)")
@@ -84,6 +87,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lime-samples", type=positive_int,
                         help="LIME samples (default: the method's)")
     parser.add_argument("--seed", type=non_negative_int, help="seed of the sampling methods")
+
+
+def folder_model(model: str | None, folder: str | os.PathLike[str]) -> str:
+    """The model a command runs on ``folder``: ``--model`` as given, else the bundled
+    demo-clean when ``folder`` is the bundled demo; on any other folder a missing ``--model``
+    is a usage error (exit 2), so a gate whose model variable is empty never passes on the
+    demo model. Decided before torch is imported."""
+    from leakview.cli import EXIT_USAGE, CommandError
+    from leakview.resources import is_demo_images
+
+    if model:
+        return model
+    if is_demo_images(folder):
+        return "demo-clean"
+    raise CommandError(f"--model is required: {os.fspath(folder)} is not the bundled demo "
+                       "(give a model file, or --model demo-clean to run the bundled demo "
+                       "model on it)", EXIT_USAGE)
 
 
 def add_atlas_rule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -240,8 +260,10 @@ def load_described_model(args: argparse.Namespace, device: str | None) -> Loaded
     """The model ``args.model`` names, described by the :func:`add_model_spec_arguments`
     flags; a model that cannot be loaded raises :func:`model_error`'s CommandError."""
     from leakview.models import ModelLoadError, load_model
+    from leakview.resources import demo_model_named
 
     try:
-        return load_model(args.model, device=device, spec=model_spec(args))
+        return load_model(demo_model_named(args.model) or args.model, device=device,
+                          spec=model_spec(args))
     except ModelLoadError as error:
         raise model_error(error) from None

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from leakview.cli import EXIT_USAGE, CommandError
 from leakview.commands import argtypes
+from leakview.method_names import METHOD_NAMES
 
 if TYPE_CHECKING:
     from leakview.atlas import Atlas
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from leakview.attribution import method_names
-
     parser = subparsers.add_parser(
         "atlas", help="mean attribution map per predicted class, as a figure (and JSON)",
         description=(
@@ -29,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "lies outside the expected region in at least 90% of its images."))
     parser.add_argument("folder", metavar="DIR", help="image folder (ImageFolder tree for "
                                                       "true labels)")
-    parser.add_argument("--method", default="saliency", choices=method_names(),
+    parser.add_argument("--method", default="saliency", choices=METHOD_NAMES,
                         help="attribution method (default: %(default)s)")
     parser.add_argument("--out", required=True, help="figure to write (PNG)")
     parser.add_argument("--json", help="write the per-class numbers as JSON")
@@ -40,20 +39,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.attribution import METHODS
-    from leakview.models import ModelLoadError
-    from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
-    from leakview.scan import NoMethodCanRun
-
     folder = Path(args.folder)
     if not folder.is_dir():
         raise CommandError(f"{folder}: no such folder", EXIT_USAGE)
+    model = argtypes.folder_model(args.model, folder)
+
+    from leakview.attribution import METHODS
+    from leakview.models import ModelLoadError
+    from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
+    from leakview.report import labels_text
+    from leakview.scan import NoMethodCanRun
+
     if args.lime_samples is not None and args.method != "lime":
         raise CommandError("--lime-samples needs --method lime", EXIT_USAGE)
     if args.seed is not None and not any(spec.name == "seed"
                                          for spec in METHODS[args.method].options):
         raise CommandError(f"--seed: method {args.method} takes no seed", EXIT_USAGE)
-    job = ScanJob(folder=folder, csv=None, model=args.model,
+    job = ScanJob(folder=folder, csv=None, model=model,
                   model_spec=argtypes.model_spec(args), methods=[args.method],
                   masks=Path(args.masks) if args.masks else None, device=args.device,
                   batch_size=args.batch_size, lime_samples=args.lime_samples, seed=args.seed,
@@ -74,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     atlas = outcome.atlases[args.method]
     for problem in atlas.errors:
         print(f"skipped {problem}", file=sys.stderr)
-    print(f"atlas of {atlas.images} images -> {args.out}")
+    print(f"atlas of {atlas.images} images -> {args.out}; model: {outcome.model['name']} "
+          f"({outcome.model['source']})")
+    print(labels_text(outcome.summary["labels"]))
     print_atlas(atlas)
     return 0
 

@@ -11,14 +11,13 @@ from typing import Any
 
 from leakview.cli import CommandError
 from leakview.commands import argtypes
+from leakview.method_names import METHOD_NAMES
 
 EXIT_LEAK = 3
 EXIT_TOO_FEW_JUDGED = 4
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from leakview.attribution import method_names
-
     parser = subparsers.add_parser(
         "scan", help="explain every image of a folder, measure overlap with masks, write a CSV",
         description=(
@@ -32,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "--min-judged)."))
     parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--methods", default="saliency",
-                        help=f"comma-separated, from: {', '.join(method_names())} "
+                        help=f"comma-separated, from: {', '.join(METHOD_NAMES)} "
                              "(default: %(default)s)")
     parser.add_argument("--csv", required=True, help="CSV to write")
     parser.add_argument("--maps", help="save each map as DIR/<image>.<method>.npy (float32)")
@@ -92,19 +91,22 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
-    from leakview.verdict import coverage_text
-
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     folder = Path(args.folder)
     if not folder.is_dir():
         raise CommandError(f"{folder}: no such folder", 2)
     if args.atlas_json and not args.atlas:
         raise CommandError("--atlas-json needs --atlas", 2)
+    model = argtypes.folder_model(args.model, folder)
+
+    from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
+    from leakview.report import labels_text
+    from leakview.verdict import coverage_text
+
     atlas = (AtlasOutput(figure=Path(args.atlas),
                          json=Path(args.atlas_json) if args.atlas_json else None)
              if args.atlas else None)
-    job = ScanJob(folder=folder, csv=Path(args.csv), model=args.model,
+    job = ScanJob(folder=folder, csv=Path(args.csv), model=model,
                   model_spec=argtypes.model_spec(args), methods=methods,
                   masks=Path(args.masks) if args.masks else None,
                   maps=Path(args.maps) if args.maps else None,
@@ -130,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     verdict = outcome.verdict
     print(f"{outcome.rows_written} rows -> {job.csv} ({outcome.images} images, "
           f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
+          f"model: {outcome.model['name']} ({outcome.model['source']}); "
           f"verdict: {verdict['verdict']} ({coverage_text(verdict)})")
+    print(labels_text(verdict["labels"]))
     for method, stats in verdict["methods"].items():
         if method in outcome.unavailable:
             print(f"  {method}: not run (unavailable for this model) -> n/a")
@@ -174,11 +178,10 @@ def gate_status(verdict: Mapping[str, Any]) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from leakview.attribution import method_names
     from leakview.csvio import CsvFormatError, merge_csv
 
     try:
-        count = merge_csv(args.inputs, args.output, method_order=method_names())
+        count = merge_csv(args.inputs, args.output, method_order=METHOD_NAMES)
     except CsvFormatError as error:
         raise CommandError(str(error)) from None
     print(f"{count} rows -> {args.output}")
