@@ -113,7 +113,8 @@ def test_scan_writes_the_suspect_columns_with_the_overlap_metrics(suspect_folder
     assert method["suspect_flagged"] == sum(rows[name]["suspect_flag"] == "1"
                                             for name in WITH_SUSPECT)
     assert method["mean_suspect_topk_share"] == pytest.approx(np.mean(shares), rel=1e-5)
-    summary_line = capsys.readouterr().out.splitlines()[1]
+    summary_line = next(line for line in capsys.readouterr().out.splitlines()
+                        if line.lstrip().startswith("saliency:"))
     assert (f"; {method['suspect_flagged']} of 5 by the suspect region)" in summary_line), \
         summary_line
 
