@@ -19,11 +19,12 @@ from leakview.atlas import Atlas, AtlasSet
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
+from leakview.layout import FolderListing, list_folder
 from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
 from leakview.resources import demo_model_path
-from leakview.scan import ImageResult, ScanOptions, check_runnable, scan, select_images
+from leakview.scan import ImageResult, ScanOptions, check_runnable, in_shard, scan
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
 from leakview.verdict import VerdictRule, coverage
 
@@ -114,6 +115,7 @@ class ScanOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     atlases: dict[str, Atlas] = field(default_factory=dict)  #: per method, with ``job.atlas``
     unavailable: dict[str, str] = field(default_factory=dict)  #: method -> why it did not run
+    listing: FolderListing | None = None  #: every entry of the folder, images or not
 
 
 def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
@@ -195,8 +197,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         for method, reason in unavailable.items():
             print(f"{method} skipped: {reason}", file=stream)
     problems: list[str] = []
-    paths = select_images(job.folder, job.shard,
+    listing = list_folder(job.folder,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))
+    paths = in_shard(listing.images, job.folder, job.shard)
     if stream is not None:
         for problem in problems:
             print(f"skipped folder {problem}", file=stream)
@@ -239,14 +242,15 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     summary = mark_unavailable(tally.result(options.rule), unavailable)
     if job.summary is not None:
         atomic_write_text(job.summary, summary_document(
-            summary, str(model.source), str(job.folder), options.methods, job.shard))
+            summary, str(model.source), str(job.folder), options.methods, job.shard,
+            files=listing.accounting()))
     finished = atlases.finish() if atlases is not None else {}
     for atlas in finished.values():
         assert job.atlas is not None
         job.atlas.write(atlas, options.methods)
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary,
-                       atlases=finished, unavailable=unavailable)
+                       atlases=finished, unavailable=unavailable, listing=listing)
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:

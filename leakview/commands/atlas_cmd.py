@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "hot spot (the top 1% of the frame's cells) in yellow and, where masks exist, the "
             "expected region in cyan; a class is flagged when its hot spot is concentrated and "
             "lies outside the expected region in at least 90% of its images."))
-    parser.add_argument("folder", metavar="DIR", help="image folder (ImageFolder tree for "
-                                                      "true labels)")
+    parser.add_argument("folder", metavar="DIR", type=argtypes.root,
+                        help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--method", default="saliency", choices=method_names(),
                         help="attribution method (default: %(default)s)")
     parser.add_argument("--out", required=True, help="figure to write (PNG)")

@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "arguments, 3 = --fail-on-leak and the folder verdict is leak, 4 = --fail-on-leak "
             "and the verdict is not leak but rests on too few judged images (see "
             "--min-judged)."))
-    parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
+    parser.add_argument("folder", type=argtypes.root,
+                        help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--methods", default="saliency",
                         help=f"comma-separated, from: {', '.join(method_names())} "
                              "(default: %(default)s)")
@@ -123,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(str(error), 2) from None
     verdict = outcome.verdict
+    skipped = outcome.listing.skipped_text() if outcome.listing is not None else ""
     print(f"{outcome.rows_written} rows -> {job.csv} ({outcome.images} images, "
-          f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
+          f"{outcome.errors} unreadable, {outcome.skipped} resumed"
+          f"{'; skipped ' + skipped if skipped else ''}); "
           f"verdict: {verdict['verdict']} ({coverage_text(verdict)})")
     for method, stats in verdict["methods"].items():
         if method in outcome.unavailable:

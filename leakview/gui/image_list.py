@@ -53,7 +53,7 @@ from leakview.appstate import AppState
 from leakview.attribution import METHODS
 from leakview.csvio import parse_number
 from leakview.gui.screen_fit import FillingColumn
-from leakview.images import relative_name, true_label
+from leakview.images import FolderListing, relative_name, true_label
 from leakview.masks import mask_path
 from leakview.verdict import leak_flag, topk_threshold
 
@@ -414,6 +414,7 @@ class ImageList(QWidget):
         self.view.setWordWrap(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         layout.addWidget(self.view, 1)
+        self.not_images: list[str] = []
         self.count = QLabel("")
         self.count.setStyleSheet("color: gray")
         layout.addWidget(self.count)
@@ -424,10 +425,25 @@ class ImageList(QWidget):
 
     def _update_count(self, *args) -> None:
         total, shown = len(self.model.rows), self.proxy.rowCount()
-        self.count.setText(f"{total} images" if shown == total else f"{shown} of {total} images")
+        text = f"{total} images" if shown == total else f"{shown} of {total} images"
+        count = len(self.not_images)
+        if count:
+            text += f"; {count} other file{'s' if count != 1 else ''} skipped"
+        self.count.setText(text)
 
-    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
-        """List ``paths`` (images of the state's folder) and select none."""
+    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = (),
+                   listing: FolderListing | None = None) -> None:
+        """List ``paths`` (images of the state's folder) and select none; the count says how
+        many files of ``listing`` were skipped as not images (named in its tooltip)."""
+        self.not_images = list(listing.not_images) if listing is not None else []
+        tip = ""
+        if listing is not None and listing.not_images:
+            tip = f"Skipped, not images: {listing.skipped_text(10)}."
+        if listing is not None and listing.hidden:
+            tip += (f"{' ' if tip else ''}Hidden entries, not scanned: "
+                    f"{', '.join(listing.hidden[:5])}"
+                    f"{f' and {len(listing.hidden) - 5} more' if len(listing.hidden) > 5 else ''}.")
+        self.count.setToolTip(tip)
         self.model.set_images(paths, classes)
         self._update_count()
 
