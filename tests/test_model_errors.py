@@ -82,6 +82,39 @@ def test_scan_with_that_model_is_one_line_and_writes_nothing(tmp_path, capsys) -
     assert not csv.exists()
 
 
+class _BatchOfOne(torch.nn.Module):
+    """Runs on the load-time probe (a batch of one) and fails on any larger batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).mean(dim=(2, 3)).reshape(1, 4))
+
+
+def test_a_model_failing_while_scanning_is_one_line(tmp_path, capsys) -> None:
+    path = tmp_path / "one.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(_BatchOfOne().eval()), str(path))
+    path.with_name("one.pt.json").write_text(json.dumps({"classes": ["a", "b"],
+                                                          "input_size": [16, 16]}))
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    for name in ("x.png", "y.png"):
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(folder / name)
+    assert main(["scan", str(tmp_path / "images"), "--model", str(path), "--csv",
+                 str(tmp_path / "out.csv"), "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    assert len(lines) == 1 and "Traceback" not in err and "<--- HERE" not in err, err
+    assert lines[0].startswith(f"leakview scan: error: {path}: the model fails on a batch of "
+                               "2 3-channel 16x16 inputs (RuntimeError: shape '[1, 4]' is "
+                               "invalid for input of size 8)")
+
+
 def test_the_model_works_once_described_right(tmp_path) -> None:
     path = scripted_model(tmp_path, 1, {"classes": ["a", "b"], "input_size": [16, 16],
                                         "mean": [0.5], "std": [0.25]})

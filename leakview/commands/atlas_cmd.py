@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from leakview.attribution import METHODS
-    from leakview.models import ModelLoadError
+    from leakview.models import ModelLoadError, ModelRunError
     from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
     from leakview.scan import NoMethodCanRun
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_scan_to_files(job, stream=sys.stderr)
     except ModelLoadError as error:
         raise argtypes.model_error(error) from None
-    except NoMethodCanRun as error:
+    except (NoMethodCanRun, ModelRunError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), EXIT_USAGE) from None

@@ -112,14 +112,14 @@ def run(args: argparse.Namespace) -> int:
                   min_judged=args.min_judged, min_judged_share=args.min_judged_share,
                   atlas=atlas)
     from leakview.csvio import CsvFormatError
-    from leakview.models import ModelLoadError
+    from leakview.models import ModelLoadError, ModelRunError
     from leakview.scan import NoMethodCanRun
 
     try:
         outcome = run_scan_to_files(job, stream=sys.stderr)
     except ModelLoadError as error:
         raise argtypes.model_error(error) from None
-    except (CsvFormatError, OSError, NoMethodCanRun) as error:
+    except (CsvFormatError, OSError, NoMethodCanRun, ModelRunError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), 2) from None

@@ -436,14 +436,14 @@ class ImageList(QWidget):
         """List ``paths`` (images of the state's folder) and select none; the count says how
         many files of ``listing`` were skipped as not images (named in its tooltip)."""
         self.not_images = list(listing.not_images) if listing is not None else []
-        tip = ""
-        if listing is not None and listing.not_images:
-            tip = f"Skipped, not images: {listing.skipped_text(10)}."
-        if listing is not None and listing.hidden:
-            tip += (f"{' ' if tip else ''}Hidden entries, not scanned: "
-                    f"{', '.join(listing.hidden[:5])}"
-                    f"{f' and {len(listing.hidden) - 5} more' if len(listing.hidden) > 5 else ''}.")
-        self.count.setToolTip(tip)
+        tips = []
+        if listing is not None:
+            for what, names, shown in (("Not images, skipped", listing.not_images, 10),
+                                       ("Hidden, not scanned", listing.hidden, 5)):
+                if names:
+                    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+                    tips.append(f"{what}: {', '.join(names[:shown])}{more}.")
+        self.count.setToolTip(" ".join(tips))
         self.model.set_images(paths, classes)
         self._update_count()
 
