@@ -100,8 +100,8 @@ class FolderListing:
             return ""
         named = ", ".join(self.not_images[:examples])
         more = f" and {count - examples} more" if count > examples else ""
-        return f"{count} file{'s' if count != 1 else ''} that {'are' if count != 1 else 'is'} " \
-               f"not {'images' if count != 1 else 'an image'} ({named}{more})"
+        what = "files that are not images" if count != 1 else "file that is not an image"
+        return f"{count} {what} ({named}{more})"
 
     def accounting(self, examples: int = 5) -> dict[str, Any]:
         """The counts as plain data (the scan summary's ``files``)."""
@@ -125,10 +125,12 @@ def list_folder(root: str | os.PathLike[str],
     Files are recognised by extension only (:data:`IMAGE_EXTENSIONS`, case-insensitive);
     nothing is opened or decoded, and no file is stat-ed beyond what ``os.scandir`` gives.
     Entries whose name starts with ``.`` (files and folders, e.g. ``.leakview/``) are
-    skipped. Directory symlinks are followed, but a folder already visited (same real path)
-    is not entered again, so link loops end. Broken symlinks with an image extension are
-    listed (they fail in :func:`leakview.images.load_image` with a clear reason). A sub-folder
-    that cannot be read is skipped and reported through ``on_error(folder, reason)`` when given.
+    hidden: listed in ``hidden``, not entered. Other files without an image extension are
+    listed in ``not_images``. Directory symlinks are followed, but a folder already visited
+    (same real path) is not entered again, so link loops end. Broken symlinks with an image
+    extension are listed (they fail in :func:`leakview.images.load_image` with a clear
+    reason). A sub-folder that cannot be read is skipped and reported through
+    ``on_error(folder, reason)`` when given.
 
     Raises FileNotFoundError / NotADirectoryError / PermissionError for a bad ``root``.
     """

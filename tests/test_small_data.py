@@ -89,6 +89,7 @@ def test_train_on_tiny_data_writes_a_bundle(tmp_path, capsys, counts, extra) -> 
     ({"a": 0, "b": 0}, [], 1, "no readable images"),
     ({"a": 2, "b": 2}, ["--epochs", "0"], 2, "--epochs"),
     ({"a": 2, "b": 2}, ["--batch-size", "1"], 2, "--batch-size"),
+    ({"a": 2, "b": 2}, ["--input-size", "0", "0"], 2, "at least 8 pixels"),
 ])
 def test_train_refuses_what_cannot_train_in_one_line(tmp_path, capsys, counts, extra, status,
                                                      reason) -> None:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="torchvision classification model name (default: %(default)s)")
     parser.add_argument("--out", required=True, help="model bundle to write (.pt)")
     parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+    parser.add_argument("--input-size", type=argtypes.input_side, nargs=2, metavar=("H", "W"),
                         default=(128, 128), help="model input size (default: 128 128)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--device", type=argtypes.device,
