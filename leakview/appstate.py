@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from psygnal import SignalGroupDescriptor
 
-from leakview.layout import EXPECTED
+from leakview.layout import EXPECTED, normalise_root
 from leakview.verdict import VerdictRule
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class AppState:
         the analysis, the images' documents and layers, the panels -- forgets them."""
         self.image = None
         self.root = None
-        self.root = Path(root).absolute()
+        self.root = normalise_root(root)
 
     def clear_results(self) -> None:
         """Forget the folder-analysis results (a new folder or model)."""

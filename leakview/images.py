@@ -29,7 +29,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from leakview.errors import PathError
 from leakview.layout import (
     IMAGE_EXTENSIONS,
+    IMAGE_FORMATS,
+    FolderListing,
     discover_images,
+    list_folder,
     natural_sort_key,
     relative_name,
     true_label,
@@ -38,9 +41,12 @@ from leakview.layout import (
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "IMAGE_FORMATS",
+    "FolderListing",
     "ImageLoadError",
     "discover_images",
     "image_size",
+    "list_folder",
     "load_image",
     "natural_sort_key",
     "relative_name",
@@ -52,7 +58,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 # Decoders we let near untrusted files. Restricting the set keeps exotic plugins (EPS runs
 # Ghostscript, for example) away from a file that merely carries an image extension.
-_ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "WEBP", "GIF", "PPM")
+# The formats are layout.IMAGE_FORMATS: discovery lists exactly the files these decoders read.
+_ALLOWED_FORMATS = tuple(IMAGE_FORMATS)
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),

@@ -9,9 +9,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
+IMAGE_FORMATS: dict[str, tuple[str, ...]] = {
+    "PNG": ("png", "apng"),
+    "JPEG": ("jpg", "jpeg", "jpe", "jfif"),
+    "BMP": ("bmp",),
+    "DIB": ("dib",),
+    "TIFF": ("tif", "tiff"),
+    "WEBP": ("webp",),
+    "GIF": ("gif",),
+    "PPM": ("ppm", "pgm", "pbm", "pnm", "pfm"),
+}
+"""The one list of image formats: the Pillow decoders :func:`leakview.images.load_image` lets
+near a file, each with the extensions (lower case, no dot) Pillow registers for it, which
+:func:`discover_images` lists."""
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    extension for extensions in IMAGE_FORMATS.values() for extension in extensions)
 """Extensions (lower case, no dot) that :func:`discover_images` lists (case-insensitive)."""
 
 LEAKVIEW_DIR = ".leakview"
@@ -63,17 +79,58 @@ def has_image_extension(name: str) -> bool:
     return dot > 0 and name[dot + 1:].lower() in IMAGE_EXTENSIONS
 
 
+@dataclass
+class FolderListing:
+    """Every entry under an image folder, accounted for: the images, the files that are not
+    images (their extension is no format's of :data:`IMAGE_FORMATS`) and the hidden entries
+    (name starting with ``.``, ``.leakview/`` among them: not entered, each counted once)."""
+
+    root: Path
+    images: list[Path] = field(default_factory=list)
+    not_images: list[str] = field(default_factory=list)
+    """Relative ``/``-separated names, naturally sorted."""
+    hidden: list[str] = field(default_factory=list)
+    """Relative names of the hidden files and folders, naturally sorted."""
+
+    def skipped_text(self, examples: int = 3) -> str:
+        """``"2 files that are not images (notes.txt, a/labels.csv)"`` (a few named), or ``""``
+        when every file is an image; hidden entries are not mentioned."""
+        count = len(self.not_images)
+        if not count:
+            return ""
+        named = ", ".join(self.not_images[:examples])
+        more = f" and {count - examples} more" if count > examples else ""
+        what = "files that are not images" if count != 1 else "file that is not an image"
+        return f"{count} {what} ({named}{more})"
+
+    def accounting(self, examples: int = 5) -> dict[str, Any]:
+        """The counts as plain data (the scan summary's ``files``)."""
+        return {"images": len(self.images), "not_images": len(self.not_images),
+                "not_images_examples": self.not_images[:examples],
+                "hidden": len(self.hidden), "hidden_examples": self.hidden[:examples]}
+
+
 def discover_images(root: str | os.PathLike[str],
                     on_error: Callable[[Path, str], None] | None = None) -> list[Path]:
-    """All image files under ``root`` (recursive), naturally sorted by relative path.
+    """All image files under ``root`` (recursive), naturally sorted by relative path: the
+    ``images`` of :func:`list_folder`, which says what the other entries are."""
+    return list_folder(root, on_error).images
+
+
+def list_folder(root: str | os.PathLike[str],
+                on_error: Callable[[Path, str], None] | None = None) -> FolderListing:
+    """The :class:`FolderListing` of ``root``: its images (recursive), naturally sorted by
+    relative path, and the entries that are not.
 
     Files are recognised by extension only (:data:`IMAGE_EXTENSIONS`, case-insensitive);
     nothing is opened or decoded, and no file is stat-ed beyond what ``os.scandir`` gives.
     Entries whose name starts with ``.`` (files and folders, e.g. ``.leakview/``) are
-    skipped. Directory symlinks are followed, but a folder already visited (same real path)
-    is not entered again, so link loops end. Broken symlinks with an image extension are
-    listed (they fail in :func:`leakview.images.load_image` with a clear reason). A sub-folder
-    that cannot be read is skipped and reported through ``on_error(folder, reason)`` when given.
+    hidden: listed in ``hidden``, not entered. Other files without an image extension are
+    listed in ``not_images``. Directory symlinks are followed, but a folder already visited
+    (same real path) is not entered again, so link loops end. Broken symlinks with an image
+    extension are listed (they fail in :func:`leakview.images.load_image` with a clear
+    reason). A sub-folder that cannot be read is skipped and reported through
+    ``on_error(folder, reason)`` when given.
 
     Raises FileNotFoundError / NotADirectoryError / PermissionError for a bad ``root``.
     """
@@ -89,6 +146,8 @@ def discover_images(root: str | os.PathLike[str],
         raise PermissionError(f"cannot read image folder {root}: permission denied") from None
 
     found: list[str] = []
+    not_images: list[str] = []
+    hidden: list[str] = []
     visited = {os.path.normcase(os.path.realpath(root))}
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     while stack:
@@ -106,6 +165,7 @@ def discover_images(root: str | os.PathLike[str],
         for entry in listing:
             name = entry.name
             if name.startswith("."):
+                hidden.append(prefix + name)
                 continue
             try:
                 is_dir = entry.is_dir()  # follows symlinks; no stat for plain entries
@@ -119,11 +179,25 @@ def discover_images(root: str | os.PathLike[str],
                 subfolders.append((entry.path, prefix + name + "/"))
             elif has_image_extension(name):
                 found.append(prefix + name)
+            else:
+                not_images.append(prefix + name)
         # Depth-first in natural order, so "first visit wins" is deterministic for links.
         subfolders.sort(key=lambda item: natural_sort_key(item[1]), reverse=True)
         stack.extend(subfolders)
-    found.sort(key=_path_sort_key)
-    return [root.joinpath(*relative.split("/")) for relative in found]
+    for names in (found, not_images, hidden):
+        names.sort(key=_path_sort_key)
+    return FolderListing(root, [root.joinpath(*relative.split("/")) for relative in found],
+                         not_images, hidden)
+
+
+def normalise_root(root: str | os.PathLike[str]) -> Path:
+    """``root`` absolute and lexically normalised (``os.path.abspath``: ``data``,
+    ``./data/`` and ``sub/../data`` are one folder), so every core function gets the same
+    root however the user spelled it. Called once, where a root enters: the command line's
+    folder arguments and the window's open folder. Symbolic links are kept, not resolved: a
+    folder opened through a link keeps its masks under the link's ``.leakview/``, and
+    :func:`leakview.masks.check_mask_destination` judges where links lead."""
+    return Path(os.path.abspath(os.fspath(root)))
 
 
 def relative_name(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:

@@ -19,11 +19,12 @@ from leakview.atlas import Atlas, AtlasSet
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
+from leakview.layout import FolderListing, list_folder
 from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
 from leakview.resources import demo_model_named, model_identity, model_name
-from leakview.scan import ImageResult, ScanOptions, check_runnable, scan, select_images
+from leakview.scan import ImageResult, ScanOptions, check_runnable, in_shard, scan
 from leakview.scanrow import SCAN_COLUMNS, ScanRow, read_scan_rows
 from leakview.verdict import VerdictRule, coverage
 
@@ -118,6 +119,7 @@ class ScanOutcome:
     unavailable: dict[str, str] = field(default_factory=dict)  #: method -> why it did not run
     #: the model that ran: ``{"name", "source"}`` (:func:`leakview.resources.model_identity`)
     model: dict[str, str | None] = field(default_factory=dict)
+    listing: FolderListing | None = None  #: every entry of the folder, images or not
 
 
 def resolve_model(model: str | os.PathLike[str] | LoadedModel | None,
@@ -212,8 +214,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
         for method, reason in unavailable.items():
             print(f"{method} skipped: {reason}", file=stream)
     problems: list[str] = []
-    paths = select_images(job.folder, job.shard,
+    listing = list_folder(job.folder,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))
+    paths = in_shard(listing.images, job.folder, job.shard)
     if stream is not None:
         for problem in problems:
             print(f"skipped folder {problem}", file=stream)
@@ -257,7 +260,8 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     summary = mark_unavailable(tally.result(options.rule), unavailable)
     if job.summary is not None:
         atomic_write_text(job.summary, summary_document(
-            summary, str(model.source or ""), str(job.folder), options.methods, job.shard))
+            summary, str(model.source or ""), str(job.folder), options.methods, job.shard,
+            files=listing.accounting()))
     finished = atlases.finish() if atlases is not None else {}
     for atlas in finished.values():
         assert job.atlas is not None
@@ -265,7 +269,7 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     return ScanOutcome(images=len(todo), rows_written=rows_written, errors=errors,
                        skipped=len(done_images), verdict=summary, summary=summary,
                        atlases=finished, unavailable=unavailable,
-                       model=model_identity(model.source))
+                       model=model_identity(model.source), listing=listing)
 
 
 def _save_figure(job: ScanJob, model: LoadedModel, result: ImageResult) -> None:

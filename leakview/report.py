@@ -149,14 +149,18 @@ def summarize(rows: Iterable[Mapping[str, Any]], rule: VerdictRule = VerdictRule
 
 
 def summary_document(summary: Mapping[str, Any], model: str, folder: str,
-                     methods: Sequence[str], shard: tuple[int, int] | None = None) -> str:
+                     methods: Sequence[str], shard: tuple[int, int] | None = None,
+                     files: Mapping[str, Any] | None = None) -> str:
     """The summary JSON of ``leakview scan --summary`` (and the app's "Export summary"): the
     folder summary (the verdict with its coverage: ``judged``, ``images``, ``needed``,
     ``coverage``, ``coverage_ok``, folder-wide and per method, see :mod:`leakview.verdict`)
     plus where it came from: ``model`` is ``{"name", "source"}``
-    (:func:`leakview.resources.model_identity` of the model file ``model``)."""
+    (:func:`leakview.resources.model_identity` of the model file ``model``) and, given
+    ``files`` (``FolderListing.accounting``), what the folder holds besides images."""
     document = {**summary, "model": model_identity(model), "folder": folder,
                 "scanned_methods": list(methods), "shard": shard}
+    if files is not None:
+        document["files"] = dict(files)
     return json.dumps(document, indent=2, default=str) + "\n"
 
 

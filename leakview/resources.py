@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from leakview.layout import dataset_description
+from leakview.layout import dataset_description, normalise_root
 
 
 def resources_dir() -> Path:
@@ -123,7 +123,7 @@ def honest_demo_dir() -> Path:
 
 def is_honest_demo(folder: Path) -> bool:
     """Whether ``folder`` is :func:`honest_demo_dir` (generated when a canary starts on it)."""
-    return folder.absolute() == honest_demo_dir().absolute()
+    return normalise_root(folder) == normalise_root(honest_demo_dir())
 
 
 def ensure_honest_demo(progress: Callable[[int, int], None] | None = None) -> Path:

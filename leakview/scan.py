@@ -38,6 +38,7 @@ from leakview.images import (
     relative_name,
     true_label,
 )
+from leakview.layout import normalise_root
 from leakview.masks import SUSPECT, MaskError, find_mask
 from leakview.metrics import overlap_metrics, superpixel_topk_share
 from leakview.models import LoadedModel
@@ -48,7 +49,7 @@ from leakview.verdict import VerdictRule, leak_flag, suspect_flag
 
 __all__ = ["SCAN_COLUMNS", "SUPERPIXEL_SHARE_COLUMN", "ImageResult", "NoMethodCanRun",
            "ScanOptions", "ScanRow", "check_runnable", "save_map", "scan", "score_attribution",
-           "select_images", "shard_of", "unavailable_methods"]
+           "in_shard", "select_images", "shard_of", "unavailable_methods"]
 
 
 class NoMethodCanRun(ValueError):
@@ -128,9 +129,15 @@ def shard_of(name: str, shards: int) -> int:
 def select_images(root: str | os.PathLike[str], shard: tuple[int, int] | None = None,
                   on_error: Callable[[Path, str], None] | None = None) -> list[Path]:
     """The images of ``root`` (natural order), restricted to shard ``(k, n)`` (1-based k)."""
-    paths = discover_images(root, on_error=on_error)
+    return in_shard(discover_images(root, on_error=on_error), root, shard)
+
+
+def in_shard(paths: Sequence[Path], root: str | os.PathLike[str],
+             shard: tuple[int, int] | None = None) -> list[Path]:
+    """The images of ``paths`` (under ``root``) in shard ``(k, n)`` (1-based k); all of them
+    without a shard."""
     if shard is None:
-        return paths
+        return list(paths)
     index, count = shard
     return [path for path in paths if shard_of(relative_name(path, root), count) == index - 1]
 
@@ -213,10 +220,10 @@ def scan(model: LoadedModel, root: str | os.PathLike[str], paths: Sequence[Path]
     ``keep_attributions`` keeps the image, its regions and its maps in the results (the GUI and
     figures want them; a CSV-only scan does not: memory stays flat).
     """
-    # Absolute, so image paths and the root agree however the caller spelled the folder.
-    root = Path(root).absolute()
+    # Normalised alike, so image paths and the root agree however the caller spelled them.
+    root = normalise_root(root)
     options = options or ScanOptions()
-    paths = ([Path(path).absolute() for path in paths] if paths is not None
+    paths = ([normalise_root(path) for path in paths] if paths is not None
              else select_images(root))
     stop = should_stop or (lambda: False)
     unavailable = check_runnable(model, options.methods)

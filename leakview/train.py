@@ -184,6 +184,11 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     Ctrl-C (KeyboardInterrupt) stops after the current batch; the best model so far is kept,
     written and returned with ``interrupted=True``. Deterministic for a seed on the CPU.
     """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 2:
+        raise ValueError(f"the batch size must be at least 2 (BatchNorm learns from batches "
+                         f"of two or more), got {batch_size}")
     torch.manual_seed(seed)
     target_device = choose_device(device)
     input_size = tuple(int(size) for size in input_size)
@@ -204,12 +209,16 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     module.to(target_device)
     _quicken_batchnorm(module)
     train_idx, val_idx = split_indices(data.labels, val_split, seed)
+    if len(train_idx) < 2:
+        raise ValueError(f"{data.root}: training needs at least 2 training images (BatchNorm "
+                         f"learns from batches of two or more), found {len(train_idx)}"
+                         + (f" after holding out {len(val_idx)} for validation"
+                            if len(val_idx) else ""))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate,
                                   weight_decay=weight_decay)
     batches = max(1, math.ceil(len(train_idx) / batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=learning_rate, total_steps=epochs * batches, pct_start=0.2)
+    scheduler = learning_rate_scheduler(optimizer, learning_rate, epochs * batches)
     evaluator = LoadedModel(module=module, classes=data.classes, input_size=input_size,
                             mean=mean, std=std, arch=arch, device=target_device,
                             channels=channels)
@@ -270,6 +279,23 @@ def train(data: ImageFolderData, arch: str, input_size: Sequence[int], epochs: i
     evaluator.extra = {"trained_on": trained_on, **(extra or {})}
     return TrainResult(model=evaluator, history=history, best_epoch=best_epoch,
                        best_val_accuracy=best_val, interrupted=interrupted, out=out_path)
+
+
+WARM_UP_SHARE = 0.2
+"""The share of the training steps over which the learning rate rises to its peak."""
+
+
+def learning_rate_scheduler(optimizer: torch.optim.Optimizer, learning_rate: float,
+                            total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning rate over ``total_steps`` optimiser steps: one cycle (a warm-up over
+    :data:`WARM_UP_SHARE` of the steps to ``learning_rate``, then cosine annealing) where the
+    warm-up spans more than one step, else a constant ``learning_rate``. torch's OneCycleLR
+    divides by zero when its warm-up ends on its first step (5 steps) and, with fewer, starts
+    at its final rate (1/250,000 of the peak): a run that short would not train."""
+    if WARM_UP_SHARE * total_steps > 1:
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=learning_rate, total_steps=total_steps, pct_start=WARM_UP_SHARE)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
 def _quicken_batchnorm(module: torch.nn.Module, momentum: float = 0.1) -> None:

@@ -104,7 +104,7 @@ def build_corpus(root: Path) -> dict[str, str]:
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
     put("animated_gif_named.png", buffer.getvalue(), "ok")      # GIF data under .png
-    (root / "animated.gif").write_bytes(buffer.getvalue())       # .gif is not listed
+    put("animated.gif", buffer.getvalue(), "ok")                 # the loader reads GIF
 
     for orientation in range(1, 9):
         exif = Image.Exif()

@@ -40,7 +40,7 @@ def corpus_model(tmp_path_factory) -> Path:
 def test_discovery_lists_the_corpus_and_ends_despite_link_loops(corpus) -> None:
     root, expected = corpus
     found = [path.relative_to(root).as_posix() for path in discover_images(root)]
-    assert sorted(found) == sorted(expected)          # animated.gif is not an image extension
+    assert sorted(found) == sorted(expected)          # animated.gif among them
     assert len(found) == len(set(found))              # link loops never list a file twice
 
 

@@ -568,7 +568,9 @@ def _relatives(paths: list[Path], root: Path) -> list[str]:
 
 
 def test_extensions_constant() -> None:
-    assert IMAGE_EXTENSIONS == frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
+    assert IMAGE_EXTENSIONS == frozenset({"jpg", "jpeg", "jpe", "jfif", "png", "apng", "bmp",
+                                          "dib", "tif", "tiff", "webp", "gif", "ppm", "pgm",
+                                          "pbm", "pnm", "pfm"})
 
 
 def test_discovery_natural_sort_hidden_and_extensions(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from leakview.canary.leaky_copy import (
 )
 from leakview.canary.report import RunRecord, write_reports
 from leakview.canary.training import model_info, split, train_model
+from leakview.errors import exception_reason
 from leakview.markers import build_marker
 from leakview.models import LoadedModel
 
@@ -197,7 +198,7 @@ def run_canary(config: CanaryConfig, progress: ProgressFn | None = None,
         raise
     except Exception as error:
         record.stopped = "error"
-        record.error = f"{type(error).__name__}: {error}"
+        record.error = exception_reason(error)
         _safe_write(run)
         raise
     return CanaryResult(status=record.status, out=run.out, rows=record.rows,

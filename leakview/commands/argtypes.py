@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +23,15 @@ def device(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def root(text: str) -> Path:
+    """A folder argument (an image root, a masks root, an output folder): absolute and
+    normalised once, here (:func:`leakview.layout.normalise_root`), so the core sees one
+    spelling of it."""
+    from leakview.layout import normalise_root
+
+    return normalise_root(text)
 
 
 def _whole(text: str) -> int:
@@ -80,7 +90,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                                         "unless DIR is the bundled demo, which runs "
                                         "demo-clean")
     add_model_spec_arguments(parser)
-    parser.add_argument("--masks", help="masks root (default: DIR/.leakview/masks)")
+    parser.add_argument("--masks", type=root, help="masks root (default: DIR/.leakview/masks)")
     parser.add_argument("--device", type=device, help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--batch-size", type=positive_int, default=16,
                         help="default: %(default)s")

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "hot spot (the top 1% of the frame's cells) in yellow and, where masks exist, the "
             "expected region in cyan; a class is flagged when its hot spot is concentrated and "
             "lies outside the expected region in at least 90% of its images."))
-    parser.add_argument("folder", metavar="DIR", help="image folder (ImageFolder tree for "
-                                                      "true labels)")
+    parser.add_argument("folder", metavar="DIR", type=argtypes.root,
+                        help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--method", default="saliency", choices=METHOD_NAMES,
                         help="attribution method (default: %(default)s)")
     parser.add_argument("--out", required=True, help="figure to write (PNG)")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     model = argtypes.folder_model(args.model, folder)
 
     from leakview.attribution import METHODS
-    from leakview.models import ModelLoadError
+    from leakview.models import ModelLoadError, ModelRunError
     from leakview.pipeline import AtlasOutput, ScanJob, run_scan_to_files
     from leakview.report import labels_text
     from leakview.scan import NoMethodCanRun
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_scan_to_files(job, stream=sys.stderr)
     except ModelLoadError as error:
         raise argtypes.model_error(error) from None
-    except NoMethodCanRun as error:
+    except (NoMethodCanRun, ModelRunError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), EXIT_USAGE) from None

@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "OUT/report.html (self-contained), OUT/clean.pt and OUT/leaky.pt. Ctrl-C leaves a "
             "partial report (exit 130). Exit 3 with --fail-on-miss when the leak did not take "
             "or a method missed it."))
-    parser.add_argument("data", metavar="DATA", help="ImageFolder tree: one sub-folder per class")
+    parser.add_argument("data", metavar="DATA", type=argtypes.root,
+                        help="ImageFolder tree: one sub-folder per class")
     parser.add_argument("--init", help="fine-tune this model (both models start from it): a "
                                        "bundle, or any accepted form described by the flags "
                                        "under 'describing the model'")
@@ -68,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="comma-separated attribution methods (default: %(default)s)")
     parser.add_argument("--lime-samples", type=int, help="LIME samples (default: the registry's)")
     parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
-    parser.add_argument("--out", help="output folder (default: ./canary-<DATA name>)")
+    parser.add_argument("--out", type=argtypes.root,
+                        help="output folder (default: ./canary-<DATA name>)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--device", type=argtypes.device,
                         help="cpu, cuda, cuda:1 ... (default: auto)")
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--lime-samples needs lime in --methods", EXIT_USAGE)
     method_options = sampling_options(methods, lime_samples=args.lime_samples)
     data = Path(args.data)
-    out = Path(args.out) if args.out else Path.cwd() / f"canary-{data.resolve().name}"
+    out = Path(args.out) if args.out else Path.cwd() / f"canary-{data.name}"
     config = CanaryConfig(
         data=data, out=out, arch=args.arch, init=Path(args.init) if args.init else None,
         marker=args.marker, marker_params=params, methods=methods,

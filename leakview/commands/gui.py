@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      "folder and model; the first time (or with --demo) a writable copy of the "
                      "bundled demo images, kept in ~/.local/share/leakview/demo, with "
                      "demo-clean."))
-    parser.add_argument("folder", nargs="?",
+    parser.add_argument("folder", nargs="?", type=argtypes.root,
                         help="image folder to open (default: the last one, else the demo)")
     parser.add_argument("--model",
                         help="model bundle to open (default: the last one, else demo-clean)")

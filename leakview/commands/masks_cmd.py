@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from leakview.cli import CommandError
+from leakview.commands import argtypes
 
 if TYPE_CHECKING:
     from leakview.masks import ExistingMasks, KindMap
@@ -36,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     importer.add_argument("src", help="annotation file, or folder of annotation files")
     importer.add_argument("--format", dest="fmt", required=True, choices=("labelme", "coco"),
                           help="annotation format")
-    importer.add_argument("--root", required=True, help="image folder the annotations belong to")
-    importer.add_argument("--masks", help="masks root (default: ROOT/.leakview/masks)")
+    importer.add_argument("--root", required=True, type=argtypes.root,
+                          help="image folder the annotations belong to")
+    importer.add_argument("--masks", type=argtypes.root,
+                          help="masks root (default: ROOT/.leakview/masks)")
     importer.add_argument("--labels",
                           help="comma-separated LabelMe labels / COCO category names to keep "
                                "(default: all)")

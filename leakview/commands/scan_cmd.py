@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "arguments, 3 = --fail-on-leak and the folder verdict is leak, 4 = --fail-on-leak "
             "and the verdict is not leak but rests on too few judged images (see "
             "--min-judged)."))
-    parser.add_argument("folder", help="image folder (ImageFolder tree for true labels)")
+    parser.add_argument("folder", type=argtypes.root,
+                        help="image folder (ImageFolder tree for true labels)")
     parser.add_argument("--methods", default="saliency",
                         help=f"comma-separated, from: {', '.join(METHOD_NAMES)} "
                              "(default: %(default)s)")
@@ -118,20 +119,22 @@ def run(args: argparse.Namespace) -> int:
                   min_judged=args.min_judged, min_judged_share=args.min_judged_share,
                   max_suspect_share=args.max_suspect_share, atlas=atlas)
     from leakview.csvio import CsvFormatError
-    from leakview.models import ModelLoadError
+    from leakview.models import ModelLoadError, ModelRunError
     from leakview.scan import NoMethodCanRun
 
     try:
         outcome = run_scan_to_files(job, stream=sys.stderr)
     except ModelLoadError as error:
         raise argtypes.model_error(error) from None
-    except (CsvFormatError, OSError, NoMethodCanRun) as error:
+    except (CsvFormatError, OSError, NoMethodCanRun, ModelRunError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(str(error), 2) from None
     verdict = outcome.verdict
+    skipped = outcome.listing.skipped_text() if outcome.listing is not None else ""
     print(f"{outcome.rows_written} rows -> {job.csv} ({outcome.images} images, "
-          f"{outcome.errors} unreadable, {outcome.skipped} resumed); "
+          f"{outcome.errors} unreadable, {outcome.skipped} resumed"
+          f"{'; skipped ' + skipped if skipped else ''}); "
           f"model: {outcome.model['name']} ({outcome.model['source']}); "
           f"verdict: {verdict['verdict']} ({coverage_text(verdict)})")
     print(labels_text(verdict["labels"]))

@@ -20,12 +20,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=("Train a torchvision classifier from scratch (or fine-tune --init) on "
                      "DATA/<class>/<image> and write a leakview model bundle. Ctrl-C stops "
                      "cleanly and keeps the best checkpoint so far."))
-    parser.add_argument("data", help="ImageFolder tree: one sub-folder per class")
+    parser.add_argument("data", type=argtypes.root,
+                        help="ImageFolder tree: one sub-folder per class")
     parser.add_argument("--arch", default="mobilenet_v3_small",
                         help="torchvision classification model name (default: %(default)s)")
     parser.add_argument("--out", required=True, help="model bundle to write (.pt)")
     parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+    parser.add_argument("--input-size", type=argtypes.input_side, nargs=2, metavar=("H", "W"),
                         default=(128, 128), help="model input size (default: 128 128)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--device", type=argtypes.device,

@@ -56,10 +56,12 @@ from leakview.appstate import AppState
 from leakview.attribution import METHODS
 from leakview.csvio import parse_number
 from leakview.gui.screen_fit import FillingColumn
-from leakview.images import relative_name, true_label
+from leakview.images import FolderListing, relative_name, true_label
 from leakview.layout import region_names
 from leakview.masks import mask_path
 from leakview.verdict import leak_flag, topk_threshold
+
+ANNOTATED_TIP = "Annotated: images with an expected-region mask (drawn or imported)."
 
 COLUMNS = ("Image", "Label", "Prediction", "Mask", "Badge")
 NAME, LABEL, PREDICTED, MASK, BADGE = range(len(COLUMNS))
@@ -460,12 +462,12 @@ class ImageList(QWidget):
         self.view.setWordWrap(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         layout.addWidget(self.view, 1)
+        self.not_images: list[str] = []
         self.count = QLabel("")
         self.count.setObjectName("image_count")
         self.count.setStyleSheet("color: gray")
         self.count.setWordWrap(True)        # a longer count wraps; it never widens the dock
-        self.count.setToolTip("Annotated: images with an expected-region mask (drawn or "
-                              "imported)")
+        self.count.setToolTip(ANNOTATED_TIP)
         layout.addWidget(self.count)
         self.without_mask = QCheckBox("Only images without a mask")
         self.without_mask.setObjectName("without_mask")
@@ -482,6 +484,9 @@ class ImageList(QWidget):
     def _update_count(self, *args) -> None:
         total, shown = len(self.model.rows), self.proxy.rowCount()
         listed = f"{total} images" if shown == total else f"{shown} of {total} images"
+        count = len(self.not_images)
+        if count:
+            listed += f"; {count} other file{'s' if count != 1 else ''} skipped"
         self.count.setText(f"{listed} · annotated {self.model.annotated} of {total}"
                            if total else listed)
 
@@ -512,9 +517,20 @@ class ImageList(QWidget):
         place = order.index(number)
         return self.model.rows[order[place - 1]].path if place > 0 else None
 
-    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = ()) -> None:
-        """List ``paths`` (images of the state's folder) and select none."""
+    def set_images(self, paths: Sequence[Path], classes: Sequence[str] = (),
+                   listing: FolderListing | None = None) -> None:
+        """List ``paths`` (images of the state's folder) and select none; the count says how
+        many files of ``listing`` were skipped as not images (named in its tooltip)."""
         self.proxy.pinned = None
+        self.not_images = list(listing.not_images) if listing is not None else []
+        tips = [ANNOTATED_TIP]
+        if listing is not None:
+            for what, names, shown in (("Not images, skipped", listing.not_images, 10),
+                                       ("Hidden, not scanned", listing.hidden, 5)):
+                if names:
+                    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+                    tips.append(f"{what}: {', '.join(names[:shown])}{more}.")
+        self.count.setToolTip(" ".join(tips))
         self.model.set_images(paths, classes)
         self._update_count()
 

@@ -31,6 +31,7 @@ from leakview.models.loaded import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     LoadedModel,
+    ModelRunError,
     choose_device,
     resize_uint8,
 )
@@ -49,7 +50,8 @@ from leakview.models.torchvision_models import build_architecture, classificatio
 
 __all__ = [
     "BUNDLE_FORMAT", "DEFAULT_BATCH_SIZE", "GRADIENTS", "GRAY_WEIGHTS", "HOOKS", "IMAGENET_MEAN",
-    "IMAGENET_STD", "REQUIRED_KEYS", "LoadedModel", "ModelLoadError", "ModelSpec",
+    "IMAGENET_STD", "REQUIRED_KEYS", "LoadedModel", "ModelLoadError", "ModelRunError",
+    "ModelSpec",
     "ModelSpecNeeded",
     "build_architecture", "choose_device", "classification_architectures", "describe",
     "load_model", "read_classes_file", "recognise_torchvision", "resize_uint8", "save_bundle",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from leakview.errors import PathError
+from leakview.errors import PathError, exception_reason
 from leakview.models.loaded import LoadedModel
 
 
@@ -54,16 +54,35 @@ def check_channels(path: Path, key: str, value: Any, channels: int = 3) -> tuple
 
 def check_output_width(path: Path, model: LoadedModel, named_by: str = "the sidecar") -> None:
     """Run one zero input through the model: it must work and output one score per class."""
-    probe = torch.zeros((1, model.channels, *model.input_size), device=model.device)
     try:
-        with torch.inference_mode():
-            width = model.module(probe).shape[-1]
+        width = _probe_width(model, model.channels)
     except Exception as error:  # an opaque module can raise anything on a bad input
-        raise ModelLoadError(path, f"the model fails on a {list(model.input_size)} input "
-                                   f"({type(error).__name__}: {error})") from None
+        height, side = model.input_size
+        reason = (f"the model fails on a {model.channels}-channel {height}x{side} input "
+                  f"({exception_reason(error)})")
+        other = 1 if model.channels == 3 else 3
+        if _runs_on(model, other):
+            reason += (f"; it runs on {other}-channel input: describe it with a mean and std "
+                       f"of {other} number{'s' if other > 1 else ''} each")
+        raise ModelLoadError(path, reason) from None
     if width != model.num_classes:
         raise ModelLoadError(path, f"the model outputs {width} scores but {named_by} names "
                                    f"{model.num_classes} classes")
+
+
+def _probe_width(model: LoadedModel, channels: int) -> int:
+    """The output width of the model on one zero input of ``channels`` channels."""
+    probe = torch.zeros((1, channels, *model.input_size), device=model.device)
+    with torch.inference_mode():
+        return int(model.module(probe).shape[-1])
+
+
+def _runs_on(model: LoadedModel, channels: int) -> bool:
+    try:
+        _probe_width(model, channels)
+    except Exception:  # noqa: BLE001 - only whether it runs matters
+        return False
+    return True
 
 
 def read_json_object(path: Path, what: str = "JSON") -> dict[str, Any]:

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from leakview.errors import PathError, exception_reason
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_BATCH_SIZE = 32
@@ -22,6 +24,11 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 # The capabilities a method may need (see leakview.attribution.registry, MethodInfo.needs).
 GRADIENTS = "gradients"
 HOOKS = "hooks"
+
+
+class ModelRunError(PathError):
+    """A loaded model that raised on inputs of the size and channels it declared (a batch
+    size it does not take, ...); the path is its file (or its architecture's name)."""
 
 
 def choose_device(requested: str | torch.device | None = None) -> torch.device:
@@ -118,10 +125,21 @@ class LoadedModel:
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
                 batch = self.preprocess_batch(images[start:start + batch_size])
-                outputs.append(torch.softmax(self.module(batch).float(), dim=1).cpu().numpy())
+                outputs.append(torch.softmax(self._run(batch).float(), dim=1).cpu().numpy())
         if not outputs:
             return np.zeros((0, self.num_classes), dtype=np.float32)
         return np.concatenate(outputs, axis=0)
+
+    def _run(self, batch: torch.Tensor) -> torch.Tensor:
+        """The module on ``batch``; what it raises becomes one :class:`ModelRunError`."""
+        try:
+            output: torch.Tensor = self.module(batch)
+        except Exception as error:  # an opaque module can raise anything
+            count, channels, height, width = batch.shape
+            raise ModelRunError(self.source or self.arch,
+                                f"the model fails on a batch of {count} {channels}-channel "
+                                f"{height}x{width} inputs ({exception_reason(error)})") from None
+        return output
 
     def to(self, device: str | torch.device) -> LoadedModel:
         """Move the model to ``device`` (in place) and return it."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from leakview.errors import exception_reason
 from leakview.models.checkpoint import is_safetensors, read_checkpoint
 from leakview.models.checks import (
     ModelLoadError,
@@ -101,7 +102,7 @@ def build_timm(arch: str, num_classes: int, input_size: Sequence[int] = (224, 22
     except Exception as error:  # timm raises many types on a bad combination
         raise ValueError(f"timm cannot build {name} for {num_classes} classes, {channels} "
                          f"channel(s), input {list(size)} "
-                         f"({type(error).__name__}: {error})") from None
+                         f"({exception_reason(error)})") from None
     return module
 
 

@@ -14,7 +14,8 @@ from leakview.gui.mask_doc import MaskStore
 from leakview.gui.session import Session
 from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify
-from leakview.images import discover_images
+from leakview.images import list_folder
+from leakview.layout import normalise_root
 
 
 @dataclass(eq=False, repr=False)
@@ -40,10 +41,10 @@ class FolderController:
         """Open ``folder`` (again): its images listed, the first one shown; False when it
         cannot be read (the reason is shown)."""
         given = Path(folder)
-        root = given.absolute()
+        root = normalise_root(given)
         problems: list[str] = []
         try:
-            paths = discover_images(root, on_error=lambda path, why: problems.append(
+            listing = list_folder(root, on_error=lambda path, why: problems.append(
                 f"{path}: {why}"))
         except (OSError, ValueError) as error:
             self.notify(f"Cannot open folder {given}: {error}", "error")
@@ -53,11 +54,14 @@ class FolderController:
         # it and forgets them (analysis, session, image and panels); the settings save it
         self.session.set_folder(root)
         model = self.state.model
-        self.image_list.set_images(paths, model.classes if model is not None else ())
+        paths = listing.images
+        self.image_list.set_images(paths, model.classes if model is not None else (), listing)
         if problems:
             self.notify("Skipped unreadable folders: " + "; ".join(problems[:3]), "warning")
         elif not paths:
-            self.notify(f"No images in {given}", "warning")
+            skipped = listing.skipped_text()
+            self.notify(f"No images in {given}" + (f" (skipped {skipped})" if skipped else ""),
+                        "warning")
         if paths:
             self.image_list.step(1)
         return True
