@@ -84,6 +84,7 @@ def test_the_image_list_counts_the_files_that_are_not_images(qtbot, make_window,
     window = make_window(folder, tiny_model)
     assert window.image_list.model.rowCount() == 7
     assert [row.path.name for row in window.image_list.model.rows][-1] == "moving.gif"
-    assert window.image_list.count.text() == "7 images; 2 other files skipped"
+    assert window.image_list.count.text() == ("7 images; 2 other files skipped · annotated 0 "
+                                              "of 7")
     tip = window.image_list.count.toolTip()
     assert "cat/labels.csv" in tip and "notes.txt" in tip
