@@ -19,6 +19,7 @@ from leakview.atlas import Atlas, AtlasSet
 from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
+from leakview.masks import migrate_legacy_markers
 from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
@@ -194,6 +195,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     if stream is not None:
         for method, reason in unavailable.items():
             print(f"{method} skipped: {reason}", file=stream)
+    migration = migrate_legacy_markers(job.folder)  # before the scan reads suspect regions
+    if stream is not None and (moved := migration.message()) is not None:
+        print(moved, file=stream)
     problems: list[str] = []
     paths = select_images(job.folder, job.shard,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))

@@ -15,7 +15,9 @@ Headless (numpy, Pillow; never Qt). One job per module, each with its contract a
   (COCO with its RLE strings, no pycocotools);
 - :mod:`~leakview.masks.importer`: a folder of annotations to mask files for an image root,
   never reading or writing outside the roots, with a policy for images that already have a
-  mask (:func:`plan_import`, :func:`import_masks`).
+  mask (:func:`plan_import`, :func:`import_masks`);
+- :mod:`~leakview.masks.legacy`: leak-marker masks in their old place
+  (``ROOT/.leakview/markers``) moved to the suspect regions (:func:`migrate_legacy_markers`).
 
 Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
@@ -23,7 +25,6 @@ Every public name is re-exported here: ``from leakview.masks import read_mask``.
 from leakview.layout import (
     EXPECTED,
     LEAKVIEW_DIR,
-    MARKERS_SUBDIR,
     MASKS_SUBDIR,
     REGION_KINDS,
     SUSPECT,
@@ -47,6 +48,7 @@ from leakview.masks.importer import (
     plan_import,
 )
 from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
+from leakview.masks.legacy import MarkerMigration, legacy_markers_root, migrate_legacy_markers
 from leakview.masks.raster import (
     MAX_BRUSH_RADIUS,
     MAX_MASK_PIXELS,
@@ -67,11 +69,12 @@ from leakview.masks.store import (
 __all__ = [
     "EXPECTED", "REGION_KINDS", "SUSPECT", "SUSPECT_SUBDIR", "check_region_kind", "region_path",
     "region_root",
-    "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",
+    "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR",
     "MASKS_SUBDIR", "MAX_BRUSH_RADIUS", "MAX_MASK_PIXELS", "ExistingMasks", "ExistingPolicy",
     "ImportPlan", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",
     "default_masks_root", "find_mask", "has_image_extension", "import_masks", "labelme_to_mask",
     "mask_boundary", "mask_path", "plan_import", "rasterize_ellipse", "rasterize_polygon",
     "rasterize_rectangle", "rasterize_stroke", "read_mask", "rle_string_decode",
     "rle_string_encode", "write_mask",
+    "MarkerMigration", "legacy_markers_root", "migrate_legacy_markers",
 ]
