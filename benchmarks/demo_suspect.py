@@ -23,9 +23,11 @@ share as a fraction of that ceiling (1 = the marker is wholly inside the top-k p
 from __future__ import annotations
 
 import argparse
+import csv
 import statistics
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from leakview.attribution import sampling_options
 from leakview.masks import SUSPECT, find_mask
@@ -44,7 +46,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def measure(kind: str, methods: list[str], lime_samples: int | None, limit: int | None
-            ) -> dict[str, list[dict[str, float]]]:
+            ) -> dict[str, list[dict[str, Any]]]:
     """Per method, the suspect-region metrics of every demo image under demo-``kind``."""
     model = load_model(demo_model_path(kind), device="cpu")
     root = demo_images_dir()
@@ -52,7 +54,7 @@ def measure(kind: str, methods: list[str], lime_samples: int | None, limit: int 
                           method_options=sampling_options(methods, seed=0,
                                                           lime_samples=lime_samples))
     paths = select_images(root)[:limit]
-    measured: dict[str, list[dict[str, float]]] = {method: [] for method in methods}
+    measured: dict[str, list[dict[str, Any]]] = {method: [] for method in methods}
     for result in scan(model, root, paths, options, keep_attributions=True):
         if result.error is not None or result.image is None:
             raise SystemExit(f"{result.name}: {result.error}")
@@ -66,27 +68,36 @@ def measure(kind: str, methods: list[str], lime_samples: int | None, limit: int 
             metrics = overlap_metrics(attribution.map, region, TOPK_FRACTION)
             metrics["correct"] = float(result.predicted is not None and result.label
                                        == model.classes[result.predicted])
-            measured[method].append(metrics)
+            measured[method].append({**metrics, "label": result.label or "",
+                                     "image": result.name})
     return measured
 
 
-def table(results: dict[str, dict[str, list[dict[str, float]]]], max_share: float) -> str:
+def table(results: dict[str, dict[str, list[dict[str, Any]]]], max_share: float,
+          per_class: bool = False) -> str:
     lines = ["| model | method | images | top-5% share on marker | of its ceiling "
              "| mass on marker | marker area | top-5% share > 0.5 | suspect rule flags |",
              "|---|---|---|---|---|---|---|---|---|"]
     for kind, per_method in results.items():
-        for method, rows in per_method.items():
-            share = [row["topk_intersection"] for row in rows]
-            area = [row["mask_area_frac"] for row in rows]
-            ceiling = [min(1.0, a / TOPK_FRACTION) for a in area]
-            flagged = sum(s > max_share * min(1.0, a / AREA_SCALE) for s, a in zip(share, area))
-            lines.append(
-                f"| demo-{kind} | {method} | {len(rows)} | {_mean(share):.3f} "
-                f"(min {min(share):.2f}, max {max(share):.2f}) "
-                f"| {_mean([s / c for s, c in zip(share, ceiling)]):.2f} "
-                f"| {_mean([row['mass_in_mask'] for row in rows]):.3f} | {_mean(area):.4f} "
-                f"| {sum(s > 0.5 for s in share)}/{len(rows)} | {flagged}/{len(rows)} |")
+        for method, all_rows in per_method.items():
+            groups = ([(f"{method}, {label}", [row for row in all_rows if row["label"] == label])
+                       for label in sorted({row["label"] for row in all_rows})]
+                      if per_class else [(method, all_rows)])
+            lines.extend(_line(kind, name, rows, max_share) for name, rows in groups)
     return "\n".join(lines)
+
+
+def _line(kind: str, method: str, rows: list[dict[str, Any]], max_share: float) -> str:
+    """One table row: the means over ``rows`` (one image each)."""
+    share = [row["topk_intersection"] for row in rows]
+    area = [row["mask_area_frac"] for row in rows]
+    ceiling = [min(1.0, a / TOPK_FRACTION) for a in area]
+    flagged = sum(s > max_share * min(1.0, a / AREA_SCALE) for s, a in zip(share, area))
+    return (f"| demo-{kind} | {method} | {len(rows)} | {_mean(share):.3f} "
+            f"(min {min(share):.2f}, max {max(share):.2f}) "
+            f"| {_mean([s / c for s, c in zip(share, ceiling)]):.2f} "
+            f"| {_mean([row['mass_in_mask'] for row in rows]):.3f} | {_mean(area):.4f} "
+            f"| {sum(s > 0.5 for s in share)}/{len(rows)} | {flagged}/{len(rows)} |")
 
 
 def main() -> None:
@@ -98,6 +109,7 @@ def main() -> None:
     parser.add_argument("--max-suspect-share", type=float, default=0.5)
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--models", default="leaky,clean", help="demo models to measure")
+    parser.add_argument("--csv", default="", help="also write every image's numbers here")
     args = parser.parse_args()
     methods = [name for name in args.methods.split(",") if name]
     results = {}
@@ -108,6 +120,18 @@ def main() -> None:
         print(f"demo-{kind}: {time.monotonic() - started:.0f} s, accuracy {accuracy:.0%}",
               flush=True)
     print(table(results, args.max_suspect_share))
+    print()
+    print(table(results, args.max_suspect_share, per_class=True))
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["model", "method", "image", "label", "topk_intersection",
+                             "mass_in_mask", "mask_area_frac", "correct"])
+            for kind, per_method in results.items():
+                for method, rows in per_method.items():
+                    writer.writerows([f"demo-{kind}", method, row["image"], row["label"],
+                                      row["topk_intersection"], row["mass_in_mask"],
+                                      row["mask_area_frac"], row["correct"]] for row in rows)
 
 
 if __name__ == "__main__":
