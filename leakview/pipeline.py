@@ -178,7 +178,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     The CSV grows in ``CSV.partial`` (flushed every batch) and is renamed into place at the end,
     so an interrupted scan leaves the previous CSV untouched and ``resume=True`` continues it.
     A requested method that cannot run on the model is skipped (one line on ``stream``,
-    the reason in its rows' ``error`` cell, verdict :data:`UNAVAILABLE`). Raises ValueError for
+    the reason in its rows' ``error`` cell, verdict :data:`UNAVAILABLE`). Marker masks still in
+    their old place (``ROOT/.leakview/markers``) are first moved to the suspect regions
+    (:func:`~leakview.masks.migrate_legacy_markers`, one line on ``stream``). Raises ValueError for
     a job that contradicts itself or bad atlas parameters, and
     :class:`~leakview.scan.NoMethodCanRun` when no requested method can run (before any
     image is read or file written).
