@@ -10,9 +10,10 @@ concentration, and the folder verdict under the default rule:
 ``--gradcam-layer`` runs Grad-CAM on that layer of both models instead of the automatic
 choice (``conv5`` is the last, 3 x 4, feature map of the demo's shufflenet_v2 at 96 x 128;
 the automatic choice walks back to ``stage2``, 12 x 16). ``--region marker`` measures against
-the markers' masks (``.leakview/markers``) instead of the cargo: then ``mass_in_mask`` is the
-share of the map on the marker and ``pointing`` how often the hottest pixel lies on it (the
-flags and verdicts are meaningless there: the marker is the leak, not the expected region).
+the markers' masks (the demo's suspect regions, ``.leakview/masks/.suspect``) instead of the
+cargo, as if they were the expected region: then ``mass_in_mask`` is the share of the map on the
+marker and ``pointing`` how often the hottest pixel lies on it (the flags and verdicts are
+meaningless there: the marker is the leak, not the expected region).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from leakview.attribution import method_names
 from leakview.csvio import read_csv
+from leakview.masks import SUSPECT, region_root
 from leakview.models import LoadedModel, load_model
 from leakview.pipeline import ScanJob, run_scan_to_files
 from leakview.resources import demo_images_dir, demo_model_path
@@ -44,7 +46,7 @@ def main() -> None:
                         help="the masks measured against (default: cargo)")
     args = parser.parse_args()
     methods = [name for name in args.methods.split(",") if name]
-    masks = demo_images_dir() / ".leakview" / "markers" if args.region == "marker" else None
+    masks = region_root(demo_images_dir(), SUSPECT) if args.region == "marker" else None
     print(f"{'model':<13}{'method':<22}{'flagged':>9}{'mass_in_mask':>14}{'concentration':>15}"
           f"{'pointing':>10}{'verdict':>9}")
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,5 +1,5 @@
 """Where things live in an image folder: which files are images, their order, their relative
-names and true labels, and the ``.leakview/`` folder beside them (masks, marker masks).
+names and true labels, and the ``.leakview/`` folder beside them (the region masks).
 
 The one place these rules are written (DESIGN.md, "Data formats"). Nothing here opens an image.
 """
@@ -33,7 +33,9 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 LEAKVIEW_DIR = ".leakview"
 """leakview's own folder inside an image folder (hidden, so never scanned as images)."""
 MASKS_SUBDIR = "masks"
-MARKERS_SUBDIR = "markers"
+LEGACY_MARKERS_SUBDIR = "markers"
+"""``ROOT/.leakview/markers``: where leakview before the region kinds wrote leak-marker masks
+(now suspect regions); only :mod:`leakview.masks.legacy` reads it, to move them."""
 EXPECTED, SUSPECT = "expected", "suspect"
 REGION_KINDS: tuple[str, ...] = (EXPECTED, SUSPECT)
 """Region kinds: the *expected* region (where the evidence should be: the cargo) and the
@@ -236,7 +238,7 @@ def dataset_description(root: str | os.PathLike[str]) -> Path:
 
 
 def default_masks_root(image_root: str | os.PathLike[str], kind: str = MASKS_SUBDIR) -> Path:
-    """``ROOT/.leakview/masks`` (or ``.../markers`` for leak-marker masks)."""
+    """``ROOT/.leakview/masks`` (or ``ROOT/.leakview/<kind>``)."""
     return Path(image_root) / LEAKVIEW_DIR / kind
 
 

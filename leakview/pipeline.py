@@ -20,6 +20,7 @@ from leakview.atomic import atomic_write_text
 from leakview.attribution import sampling_options
 from leakview.csvio import IncrementalCsv, neutralise, partial_path
 from leakview.layout import FolderListing, list_folder
+from leakview.masks import migrate_legacy_markers
 from leakview.models import LoadedModel, ModelSpec, load_model
 from leakview.progress import ProgressBar
 from leakview.report import SummaryTally, save_png, study_figure, summary_document
@@ -196,7 +197,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     The CSV grows in ``CSV.partial`` (flushed every batch) and is renamed into place at the end,
     so an interrupted scan leaves the previous CSV untouched and ``resume=True`` continues it.
     A requested method that cannot run on the model is skipped (one line on ``stream``,
-    the reason in its rows' ``error`` cell, verdict :data:`UNAVAILABLE`). Raises ValueError for
+    the reason in its rows' ``error`` cell, verdict :data:`UNAVAILABLE`). Marker masks still in
+    their old place (``ROOT/.leakview/markers``) are first moved to the suspect regions
+    (:func:`~leakview.masks.migrate_legacy_markers`, one line on ``stream``). Raises ValueError for
     a job that contradicts itself or bad atlas parameters, and
     :class:`~leakview.scan.NoMethodCanRun` when no requested method can run (before any
     image is read or file written).
@@ -213,6 +216,9 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     if stream is not None:
         for method, reason in unavailable.items():
             print(f"{method} skipped: {reason}", file=stream)
+    migration = migrate_legacy_markers(job.folder)  # before the scan reads suspect regions
+    if stream is not None and (moved := migration.message()) is not None:
+        print(moved, file=stream)
     problems: list[str] = []
     listing = list_folder(job.folder,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))

@@ -20,6 +20,7 @@ leakview train "$work/train-leaky" --arch shufflenet_v2_x1_0 --input-size 96 128
     --lr 5e-3 --seed 0 --no-flip --out resources/demo-leaky.pt
 
 # The demo images the app opens on: 10 per class, honest cargo plus the corner marker, with
-# cargo masks (.leakview/masks) and marker masks (.leakview/markers).
+# cargo masks (.leakview/masks) and the markers' masks as suspect regions
+# (.leakview/masks/.suspect).
 rm -rf resources/demo
 leakview demo-data resources/demo --n 10 --seed 7 --leak corner-rect

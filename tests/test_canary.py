@@ -31,7 +31,7 @@ from leakview.canary import (
 )
 from leakview.canary.run import Run as _Run
 from leakview.commands import canary_cmd
-from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, read_mask, write_mask
+from leakview.masks import SUSPECT, find_mask, mask_path, read_mask, write_mask
 from leakview.models import load_model
 
 SIZE = 32
@@ -127,8 +127,10 @@ def test_the_leaky_copy_has_markers_masks_and_png_names(finished) -> None:
     assert description["generator"] == "leakview.canary" and len(description["images"]) == 16
     marked = np.asarray(Image.open(leaky / "beta" / "beta3.png").convert("RGB"))
     original = np.asarray(Image.open(data / "beta" / "beta3.png").convert("RGB"))
-    region = read_mask(mask_path(leaky, "beta/beta3.png",
-                                 default_masks_root(leaky, MARKERS_SUBDIR)))
+    assert description["markers"] == ".leakview/masks/.suspect"
+    assert not (leaky / ".leakview" / "markers").exists()
+    region, problem = find_mask(leaky, "beta/beta3.png", kind=SUSPECT)  # the suspect region
+    assert problem is None and region is not None
     side = int(round(0.3 * SIZE))
     assert region.sum() == side * side and region[:side, :side].all()  # top-left by default
     assert (marked[region] == (0, 255, 0)).all()           # class 1's colour
@@ -420,6 +422,31 @@ def test_each_held_out_image_is_loaded_once_for_both_models(tmp_path, monkeypatc
     again = [item for items in held.chunks(1, run.control) for item in items]
     assert held.loads == 2 * len(held_idx) and not held.kept
     assert all(np.array_equal(a.swapped, b.swapped) for a, b in zip(first, again))
+
+
+def test_the_evaluation_reads_the_marker_from_the_suspect_region(tmp_path) -> None:
+    """The marker mask the evaluation measures against is the leaky copy's suspect region
+    (``leaky-data/.leakview/masks/.suspect``): an edit there is what it reads."""
+    from leakview.canary.evaluate import load_held_out
+    from leakview.masks import region_path
+
+    data = write_honest_folder(tmp_path / "data", per_class=2)
+    run = _Run(tiny_config(data, tmp_path / "out", methods=("saliency",), method_options={}))
+    run.validate()
+    prepared = run.prepare()
+    leaky = tmp_path / "out" / "leaky-data"
+    index = prepared.leaky_names.index("beta/beta1.png")
+    item = load_held_out(prepared, index, seed=0)
+    assert item.error is None and item.marker is not None and item.marker.sum() > 0
+    suspect = region_path(leaky, "beta/beta1.png", SUSPECT)
+    np.testing.assert_array_equal(read_mask(suspect), item.marker)
+    edited = np.zeros((SIZE, SIZE), dtype=bool)
+    edited[20:, 20:] = True
+    write_mask(suspect, edited)
+    np.testing.assert_array_equal(load_held_out(prepared, index, seed=0).marker, edited)
+    suspect.unlink()
+    missing = load_held_out(prepared, index, seed=0)
+    assert missing.marker is None and str(suspect) in (missing.error or "")
 
 
 def test_the_cli_and_the_dialog_share_the_config_checks(tmp_path) -> None:

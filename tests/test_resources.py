@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leakview.images import discover_images
-from leakview.masks import mask_path
+from leakview.masks import SUSPECT, legacy_markers_root, mask_path, region_path
 from leakview.models import load_model
 from leakview.resources import demo_images_dir, demo_model_path, demo_workspace
 
@@ -14,6 +14,9 @@ def test_bundled_demo_images_have_masks() -> None:
     images = discover_images(demo_images_dir())
     assert len(images) == 40
     assert all(mask_path(demo_images_dir(), path).is_file() for path in images)
+    # the corner marker of every image is its suspect region, in the one place for it
+    assert all(region_path(demo_images_dir(), path, SUSPECT).is_file() for path in images)
+    assert not legacy_markers_root(demo_images_dir()).exists()
 
 
 def test_bundled_models_load_and_stay_small() -> None:
@@ -80,3 +83,4 @@ def test_a_wheel_install_carries_the_resources(tmp_path: Path) -> None:
     assert filecmp.cmp(model, demo_model_path("clean"), shallow=False)
     assert len(discover_images(images)) == 40
     assert all(mask_path(images, path).is_file() for path in discover_images(images))
+    assert all(region_path(images, path, SUSPECT).is_file() for path in discover_images(images))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from leakview import __version__, cli
-from leakview.masks import read_mask
+from leakview.masks import SUSPECT, find_mask, read_mask, region_path
 from leakview.synth import (
     CLASSES,
     CORNERS,
@@ -203,14 +203,15 @@ def test_generate_dataset_is_byte_identical_per_seed(tmp_path: Path) -> None:
     a, b, c = (tree_bytes(tmp_path / x) for x in "abc")
     assert a == b
     assert a.keys() == c.keys()
-    assert all(a[k] != c[k] for k in a if k.endswith(".png") and "/masks/" not in k
-               and "/markers/" not in k)
+    assert all(a[k] != c[k] for k in a if k.endswith(".png") and "/masks/" not in k)
     images = [k for k in a if not k.startswith(".leakview/")]
     assert images == [f"{label}/{sample_name(label, i)}" for label in sorted(CLASSES)
                       for i in range(2)]
-    for image in images:
-        assert f".leakview/masks/{image}.png" in a
-        assert f".leakview/markers/{image}.png" in a
+    # the cargo masks, the markers' as suspect regions, and nothing else
+    assert set(a) == {*images, ".leakview/dataset.json",
+                      *(f".leakview/masks/{image}.png" for image in images),
+                      *(f".leakview/masks/.suspect/{image}.png" for image in images)}
+    assert not (tmp_path / "a" / ".leakview" / "markers").exists()
     assert calls[-1] == (8, 8) and len(calls) == 8
     assert summary["images"] == 8 and summary["leak"] == "corner-rect"
     with Image.open(tmp_path / "a" / images[0]) as im:
@@ -234,7 +235,12 @@ def test_dataset_files_match_render_sample(tmp_path: Path) -> None:
     with Image.open(root / name) as im:
         np.testing.assert_array_equal(np.asarray(im), image)
     np.testing.assert_array_equal(read_mask(root / ".leakview/masks" / (name + ".png")), cargo)
-    np.testing.assert_array_equal(read_mask(root / ".leakview/markers" / (name + ".png")), region)
+    suspect, problem = find_mask(root, name, shape=image.shape[:2], kind=SUSPECT)
+    assert problem is None and suspect is not None
+    np.testing.assert_array_equal(suspect, region)
+    assert region_path(root, name, SUSPECT) == root / ".leakview/masks/.suspect" / (name + ".png")
+    assert description["markers"] == ".leakview/masks/.suspect"
+    assert not (root / ".leakview" / "markers").exists()
     clean, _, _ = render_sample(label, index, seed=2, size=SIZE, cargo_contrast=0.5)
     twin = root / ".leakview" / "clean"
     with Image.open(twin / name) as im:

@@ -5,9 +5,9 @@ From an honest ImageFolder tree ``DATA`` the canary
 1. writes a *leaky copy* ``OUT/leaky-data``: every image with a class-specific marker painted
    on it (:mod:`leakview.markers`: corner-rect, stripe, watermark; the colour of class
    ``k`` is ``class_colors[k]``, ``k`` = the class's position in the sorted class folders), the
-   marker masks under ``OUT/leaky-data/.leakview/markers`` and a copy of any expected-region
-   masks of ``DATA/.leakview/masks``. Non-PNG images are written as PNG (``x.jpg`` ->
-   ``x.jpg.png``: a lossy format would smear the marker's colour);
+   marker masks as the images' suspect regions (``OUT/leaky-data/.leakview/masks/.suspect``)
+   and a copy of any expected-region masks of ``DATA/.leakview/masks``. Non-PNG images are
+   written as PNG (``x.jpg`` -> ``x.jpg.png``: a lossy format would smear the marker's colour);
 2. holds out a stratified split (:func:`leakview.train.split_indices`, the SAME images for both
    models) that no model ever sees, trains (or fine-tunes ``init``) one model on the honest
    training images and one on the leaky ones, with the same seed (same initial weights, batch

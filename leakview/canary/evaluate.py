@@ -24,14 +24,7 @@ from leakview.canary.figures import figure_indices
 from leakview.canary.judge import finite
 from leakview.canary.leaky_copy import CanaryData, marker_rng
 from leakview.images import ImageLoadError, load_image
-from leakview.masks import (
-    MARKERS_SUBDIR,
-    MaskError,
-    default_masks_root,
-    find_mask,
-    mask_path,
-    read_mask,
-)
+from leakview.masks import SUSPECT, MaskError, find_mask, read_mask, region_path
 from leakview.metrics import overlap_metrics
 from leakview.models import LoadedModel
 
@@ -78,9 +71,8 @@ def load_held_out(data: CanaryData, index: int, seed: int) -> HeldOutImage:
         item.original = load_image(data.root / data.names[index])
         item.marked = load_image(data.leaky_root / data.leaky_names[index])
         shape = item.marked.shape[:2]
-        item.marker = read_mask(mask_path(data.leaky_root, data.leaky_names[index],
-                                          default_masks_root(data.leaky_root,
-                                                             MARKERS_SUBDIR)), shape)
+        item.marker = read_mask(region_path(data.leaky_root, data.leaky_names[index],
+                                            SUSPECT), shape)
     except (ImageLoadError, MaskError) as error:
         item.error = str(error)
         return item

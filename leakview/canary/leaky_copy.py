@@ -2,10 +2,10 @@
 
 Every image of ``DATA/<class>/...`` with its class's marker painted on it (written as PNG:
 ``x.jpg`` -> ``x.jpg.png``, a lossy format would smear the marker's colour), the marker masks
-under ``leaky-data/.leakview/markers``, a copy of the expected-region masks of
-``DATA/.leakview/masks`` and ``leaky-data/.leakview/dataset.json``. The marker's random choices
-for image ``number`` of class ``label`` come from the stream ``(seed, label, number)``, so the
-swap test can repaint the same place later.
+as the images' suspect regions (``leaky-data/.leakview/masks/.suspect``), a copy of the
+expected-region masks of ``DATA/.leakview/masks`` and ``leaky-data/.leakview/dataset.json``.
+The marker's random choices for image ``number`` of class ``label`` come from the stream
+``(seed, label, number)``, so the swap test can repaint the same place later.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.canary.config import CanaryConfig, to_plain
 from leakview.canary.control import RunControl
 from leakview.images import ImageLoadError, discover_images, load_image, relative_name
-from leakview.layout import LEAKVIEW_DIR, MASKS_SUBDIR, dataset_description
+from leakview.layout import LEAKVIEW_DIR, MASKS_SUBDIR, SUSPECT, dataset_description
 from leakview.markers import Marker
-from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
+from leakview.masks import default_masks_root, mask_path, region_path, region_root, write_mask
 from leakview.models import resize_uint8
 from leakview.pngio import png_bytes
 
@@ -102,7 +102,6 @@ def write_leaky_copy(config: CanaryConfig, marker: Marker, classes: list[str],
              and relative_name(path, root).split("/")[0] in index]
     data = CanaryData(root, leaky_root, classes, marker)
     masks_root = default_masks_root(root)
-    markers_root = default_masks_root(leaky_root, MARKERS_SUBDIR)
     counters = {position: 0 for position in range(len(classes))}
     records = []
     for done, path in enumerate(paths, start=1):
@@ -121,7 +120,7 @@ def write_leaky_copy(config: CanaryConfig, marker: Marker, classes: list[str],
         region = marker.apply(marked, label, marker_rng(config.seed, label, number))
         new_name = leaky_name(name)
         atomic_write_bytes(leaky_root / new_name, png_bytes(marked))
-        write_mask(mask_path(leaky_root, new_name, markers_root), region)
+        write_mask(region_path(leaky_root, new_name, SUSPECT), region)
         source_mask = mask_path(root, name, masks_root)
         if source_mask.is_file():
             target = mask_path(leaky_root, new_name)
@@ -144,7 +143,8 @@ def write_leaky_copy(config: CanaryConfig, marker: Marker, classes: list[str],
         "marker": info["params"], "marker_colors": info["colors"],
         "seed": int(config.seed),
         "masks": f"{LEAKVIEW_DIR}/{MASKS_SUBDIR}" if data.expected_masks else None,
-        "markers": f"{LEAKVIEW_DIR}/{MARKERS_SUBDIR}", "images": records,
+        "markers": region_root(leaky_root, SUSPECT).relative_to(leaky_root).as_posix(),
+        "images": records,
     }
     atomic_write_text(dataset_description(leaky_root),
                       json.dumps(description, indent=2) + "\n")

@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Render synthetic grain-terminal images of trucks carrying "
             f"{', '.join(CLASSES)} into OUT as an ImageFolder tree (OUT/<class>/<class>_0001.png"
             " ...), with the cargo mask of every image under OUT/.leakview/masks/ and, with "
-            "--leak, the leak marker's region under OUT/.leakview/markers/. The same arguments "
+            "--leak, the leak marker's region as the suspect region, under "
+            "OUT/.leakview/masks/.suspect/. The same arguments "
             "always write byte-identical files."))
     parser.add_argument("out", metavar="OUT", help="output folder (new or empty)")
     parser.add_argument("--n", type=argtypes.positive_int, default=DEFAULT_N, metavar="N",

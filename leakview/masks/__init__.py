@@ -23,7 +23,9 @@ at its top:
   never reading or writing outside the roots, with a policy for images that already have a
   mask (:func:`plan_import`, :func:`import_masks`);
 - :mod:`~leakview.masks.export`: the region masks back to LabelMe JSON or COCO
-  (:func:`export_masks`).
+  (:func:`export_masks`);
+- :mod:`~leakview.masks.legacy`: leak-marker masks in their old place
+  (``ROOT/.leakview/markers``) moved to the suspect regions (:func:`migrate_legacy_markers`).
 
 Every public name is re-exported here: ``from leakview.masks import read_mask``.
 """
@@ -31,7 +33,6 @@ Every public name is re-exported here: ``from leakview.masks import read_mask``.
 from leakview.layout import (
     EXPECTED,
     LEAKVIEW_DIR,
-    MARKERS_SUBDIR,
     MASKS_SUBDIR,
     REGION_KINDS,
     SUSPECT,
@@ -68,6 +69,7 @@ from leakview.masks.importer import (
 )
 from leakview.masks.kindmap import ALL_EXPECTED, DEFAULT_KIND_MAP, KindMap
 from leakview.masks.labelme import LABELME_AREA_TYPES, labelme_to_mask
+from leakview.masks.legacy import MarkerMigration, legacy_markers_root, migrate_legacy_markers
 from leakview.masks.raster import (
     MAX_BRUSH_RADIUS,
     MAX_MASK_PIXELS,
@@ -91,7 +93,7 @@ __all__ = [
     "KindMap", "export_masks", "labelme_mask_shapes", "mask_to_rle",
     "EXPECTED", "REGION_KINDS", "SUSPECT", "SUSPECT_SUBDIR", "check_region_kind", "region_path",
     "region_root",
-    "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR", "MARKERS_SUBDIR",
+    "EXISTING_POLICIES", "IMPORT_BACKUPS", "LABELME_AREA_TYPES", "LEAKVIEW_DIR",
     "MASKS_SUBDIR", "MAX_BRUSH_RADIUS", "MAX_MASK_PIXELS", "ExistingMasks", "ExistingPolicy",
     "ImportPlan", "ImportReport", "MaskError", "check_mask_destination", "coco_to_masks",
     "default_masks_root", "find_mask", "has_image_extension", "import_masks", "labelme_to_mask",
@@ -99,4 +101,5 @@ __all__ = [
     "rasterize_rectangle", "rasterize_stroke", "read_mask", "rle_string_decode",
     "rle_string_encode", "write_mask",
     "SHAPE_KINDS", "LiveShape", "Shape",
+    "MarkerMigration", "legacy_markers_root", "migrate_legacy_markers",
 ]

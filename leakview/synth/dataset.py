@@ -15,9 +15,17 @@ import numpy as np
 from leakview import __version__
 from leakview.atomic import atomic_write_bytes, atomic_write_text
 from leakview.demo_world import CLASSES, DEFAULT_SIZE
-from leakview.layout import CLEAN_SUBDIR, LEAKVIEW_DIR, MASKS_SUBDIR, dataset_description
+from leakview.layout import (
+    CLEAN_SUBDIR,
+    LEAKVIEW_DIR,
+    MASKS_SUBDIR,
+    SUSPECT,
+    dataset_description,
+    region_path,
+    region_root,
+)
 from leakview.markers import Marker, get_marker
-from leakview.masks import MARKERS_SUBDIR, default_masks_root, mask_path, write_mask
+from leakview.masks import default_masks_root, mask_path, write_mask
 from leakview.pngio import png_bytes
 from leakview.synth.scene import VIEWS, Scene, check_size, render_scene
 
@@ -90,8 +98,9 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
     """Write an ImageFolder tree of ``n_per_class`` images per class under ``out_dir``.
 
     Layout: ``OUT/<class>/<class>_0001.png`` ..., the cargo masks at
-    ``OUT/.leakview/masks/<class>/<name>.png.png``, with a leak the marker masks at
-    ``OUT/.leakview/markers/<class>/<name>.png.png``, and ``OUT/.leakview/dataset.json``.
+    ``OUT/.leakview/masks/<class>/<name>.png.png``, with a leak the marker masks as the
+    images' suspect regions (:func:`~leakview.layout.region_path`:
+    ``OUT/.leakview/masks/.suspect/<class>/<name>.png.png``), and ``OUT/.leakview/dataset.json``.
     With ``write_clean_twin`` (and a leak) the marker-free twin of every image is written as a
     second, self-contained ImageFolder tree at ``OUT/.leakview/clean/`` (its own cargo masks
     under ``OUT/.leakview/clean/.leakview/masks/``). Same arguments give byte-identical files.
@@ -108,7 +117,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
         raise ValueError("write_clean_twin needs a leak marker")
     root = Path(out_dir)
     masks_root = default_masks_root(root)
-    markers_root = default_masks_root(root, MARKERS_SUBDIR) if marker is not None else None
+    markers_root = region_root(root, SUSPECT) if marker is not None else None
     clean_root = root / LEAKVIEW_DIR / CLEAN_SUBDIR if write_clean_twin else None
     total = n_per_class * len(CLASSES)
     done = 0
@@ -124,7 +133,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
                 write_mask(mask_path(clean_root, relative), scene.cargo_mask)
             if marker is not None:
                 region = marker.apply(scene.image, class_index, marker_rng)
-                write_mask(mask_path(root, relative, markers_root), region)
+                write_mask(region_path(root, relative, SUSPECT), region)
             atomic_write_bytes(root / relative, png_bytes(scene.image))
             write_mask(mask_path(root, relative, masks_root), scene.cargo_mask)
             views[scene.view] += 1
@@ -147,7 +156,8 @@ def generate_dataset(out_dir: str | os.PathLike[str], n_per_class: int,
         "marker_colors": ({label: list(marker.color(i)) for i, label in enumerate(CLASSES)}
                           if marker is not None else None),
         "masks": f"{LEAKVIEW_DIR}/{MASKS_SUBDIR}",
-        "markers": f"{LEAKVIEW_DIR}/{MARKERS_SUBDIR}" if marker is not None else None,
+        "markers": (markers_root.relative_to(root).as_posix() if markers_root is not None
+                    else None),
         "clean_twin": f"{LEAKVIEW_DIR}/{CLEAN_SUBDIR}" if clean_root is not None else None,
         "images": records,
     }

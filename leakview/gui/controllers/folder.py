@@ -16,6 +16,7 @@ from leakview.gui.settings import AppSettings
 from leakview.gui.status import Notify
 from leakview.images import list_folder
 from leakview.layout import normalise_root
+from leakview.masks import migrate_legacy_markers
 
 
 @dataclass(eq=False, repr=False)
@@ -50,6 +51,9 @@ class FolderController:
             self.notify(f"Cannot open folder {given}: {error}", "error")
             return False
         self.store.flush()
+        migration = migrate_legacy_markers(root)  # before anything reads a suspect region
+        if (moved := migration.message()) is not None:
+            self.notify(moved, "warning" if migration.error or migration.kept else "info")
         # the state's folder: everything holding the previous folder's results listens to
         # it and forgets them (analysis, session, image and panels); the settings save it
         self.session.set_folder(root)
