@@ -63,8 +63,13 @@ def test_the_app_imports_an_export_with_both_kinds(qtbot, make_window, folder, t
     np.testing.assert_array_equal(find_mask(folder, "cat/cat_0.png", kind=EXPECTED)[0], ring)
     np.testing.assert_array_equal(find_mask(folder, "cat/cat_0.png", kind=SUSPECT)[0], tag)
     np.testing.assert_array_equal(window.session.document.mask, ring)
+    np.testing.assert_array_equal(window.session.suspect_document.mask, tag)  # shown at once
+    np.testing.assert_array_equal(window.canvas.region_items[SUSPECT].image > 0, tag)
     assert tick(window, 0) == "✓"
 
-    undo(qtbot, window)                       # the import of this image's expected region
+    undo(qtbot, window)                       # one import step per region file: each undone
+    undo(qtbot, window)
     assert find_mask(folder, "cat/cat_0.png", kind=EXPECTED) == (None, None)
+    assert find_mask(folder, "cat/cat_0.png", kind=SUSPECT) == (None, None)
     assert window.session.document.mask is None
+    assert window.session.suspect_document.mask is None

@@ -315,3 +315,30 @@ def test_region_names_lists_the_images_with_a_region_file(tmp_path):
     assert region_names(root) == {"a/x.jpg", "top.png"}
     assert region_names(root, SUSPECT) == {"a/y.jpg"}
     assert region_names(tmp_path / "nothing") == set()
+
+
+def test_dragging_a_suspect_shapes_handle_leaves_the_expected_overlay_alone(
+        qtbot, make_window, folder, tiny_model):
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window, "saliency")
+    expected_before = window.session.document.mask
+    key(qtbot, window.canvas, Qt.Key.Key_K)
+    drawn = draw_rectangle(qtbot, window, 4, 4, 20, 16)
+    qtbot.waitUntil(lambda: window.session.suspect_document.mask is not None, timeout=5000)
+    np.testing.assert_array_equal(window.session.suspect_document.mask, drawn)
+    corner = viewport_point(window, 20, 16)
+    QTest.mousePress(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=corner)
+    for step in range(1, 6):                  # the live preview while the handle moves
+        QTest.mouseMove(window.canvas.viewport(), viewport_point(window, 20 + 2 * step, 16))
+        expected_overlay = window.canvas.region_items[EXPECTED].image
+        shown = (np.zeros(IMAGE_SHAPE, dtype=bool) if expected_overlay is None
+                 else expected_overlay > 0)
+        np.testing.assert_array_equal(
+            shown, np.zeros(IMAGE_SHAPE, dtype=bool) if expected_before is None
+            else expected_before)
+    QTest.mouseRelease(window.canvas.viewport(), Qt.MouseButton.LeftButton,
+                       pos=viewport_point(window, 30, 16))
+    assert window.session.document.mask is expected_before or np.array_equal(
+        window.session.document.mask, expected_before)
+    suspect_overlay = window.canvas.region_items[SUSPECT].image
+    assert suspect_overlay is not None and (suspect_overlay > 0).sum() > drawn.sum()

@@ -60,10 +60,10 @@ class ImageDocuments:
         """The kept documents, least recently shown first."""
         return list(self._by_path.values())
 
-    def kept_files(self) -> dict[Path, tuple[Path, tuple[int, int]]]:
-        """Mask file and shape of every kept document, by image path."""
-        return {path: (document.mask_file, document.shape)
-                for path, document in self._by_path.items()}
+    def kept_files(self) -> list[tuple[Path, tuple[int, int]]]:
+        """Mask file and shape of every kept document, of both region kinds."""
+        return [(document.mask_file, document.shape)
+                for document in [*self._by_path.values(), *self._suspects.values()]]
 
     def current_of(self, kind: str) -> MaskDocument | None:
         """The ``kind`` region document of the image on screen."""
@@ -117,6 +117,7 @@ class ImageDocuments:
                 stack=document.stack)
             suspect_document.problem.connect(self.signals.message.emit)
             self._suspects[path] = suspect_document
+            self._replay_imports(suspect_document)
         self._by_path.move_to_end(path)
         self._evict(keep=document)
         if self.current is not None:
@@ -154,24 +155,25 @@ class ImageDocuments:
         self._backups.append(backups)
         for path, image_changes in changes.items():
             self._imports.setdefault(path, []).extend(image_changes)
-            document = self._by_path.get(path)
-            change = next((change for change in image_changes if document is not None
-                           and change.mask_file == document.mask_file), None)
-            if document is None or change is None:
-                continue
-            if change.mask_file in masks:
-                mask = masks[change.mask_file]
-            else:
-                try:
-                    mask = read_mask(change.mask_file, document.shape)
-                except MaskError as error:
-                    self.signals.message.emit(f"{path.name}: mask ignored: {error.reason}")
-                    self._drop(path)
+            for kind in (EXPECTED, SUSPECT):
+                document = self.kept(path, kind)
+                change = next((change for change in image_changes if document is not None
+                               and change.mask_file == document.mask_file), None)
+                if document is None or change is None:
                     continue
-            if mask is None or mask.shape != document.shape:
-                self._drop(path)         # made again from the file when shown
-                continue
-            document.imported([change], mask)
+                if change.mask_file in masks:
+                    mask = masks[change.mask_file]
+                else:
+                    try:
+                        mask = read_mask(change.mask_file, document.shape)
+                    except MaskError as error:
+                        self.signals.message.emit(f"{path.name}: mask ignored: {error.reason}")
+                        self._drop(path)
+                        break
+                if mask is None or mask.shape != document.shape:
+                    self._drop(path)         # made again from the files when shown
+                    break
+                document.imported([change], mask)
 
     def _replay_imports(self, document: MaskDocument) -> None:
         """A new document of an image an import changed: one undo step per import not undone

@@ -358,8 +358,8 @@ class ShapeEditor(QObject):
         if live is None or document is None:
             return
         if document.shape[0] * document.shape[1] <= PREVIEW_MAX_PIXELS:
-            self.canvas.set_mask(live.with_shape(shape).mask(document.shape))
+            self.canvas.set_mask(live.with_shape(shape).mask(document.shape), document.kind)
 
     def _restore_mask(self) -> None:
         if self.document is not None:
-            self.canvas.set_mask(self.document.mask)
+            self.canvas.set_mask(self.document.mask, self.document.kind)

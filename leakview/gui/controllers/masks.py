@@ -213,7 +213,7 @@ class MaskController:
             written = {region_path(root, relative, kind, masks_root)
                        for relative, kinds in report.written_kinds.items() for kind in kinds}
             masks: dict[Path, np.ndarray | None] = {}
-            for mask_file, shape in kept.values():   # shown again at once
+            for mask_file, shape in kept:   # shown again at once
                 if mask_file in written:
                     try:
                         masks[mask_file] = read_mask(mask_file, shape)
