@@ -240,3 +240,31 @@ def test_elide_name_drops_whole_folders_outermost_first(qtbot, twin_list):
     cut = elide_name(name, metrics, 70)
     assert cut.startswith("hd") and cut.endswith("left") and metrics.horizontalAdvance(cut) <= 70
     assert elide_name(name, metrics, 0) == name
+
+
+def test_badge_follows_the_suspect_rule_too(qtbot, make_window, folder, tiny_model):
+    """An image flagged only by its suspect region is LEAK in the list, as in the CSV."""
+    from dataclasses import replace
+
+    from leakview.gui.image_list import BADGE, LEAK_BG
+    from leakview.masks import SUSPECT, region_path
+
+    for name in ("cat/cat_0.png", "cat/cat_1.png", "dog/dog_0.png"):
+        region = np.zeros(IMAGE_SHAPE, dtype=bool)
+        region[0:12, 0:16] = True
+        write_mask(region_path(folder, name, SUSPECT), region)
+    window = make_window(folder, tiny_model)
+    wait_layer(qtbot, window)
+    window.folder_panel.set_methods(("saliency",))
+    _analyze_by_click(qtbot, window)
+    window.state.rule = replace(window.state.rule, max_suspect_share=0.0)  # any share flags
+    model = window.image_list.model
+    rows = {row["image"]: row for row in window.analysis.rows if row["method"] == "saliency"}
+    flagged = [name for name, row in rows.items() if row["suspect_flag"] == 1]
+    assert flagged
+    for number, listed in enumerate(model.rows):
+        index = model.index(number, BADGE)
+        if listed.name in flagged:
+            assert index.data(Qt.ItemDataRole.DisplayRole).endswith("LEAK"), listed.name
+            assert index.data(Qt.ItemDataRole.BackgroundRole) == LEAK_BG
+            assert "suspect region" in index.data(Qt.ItemDataRole.ToolTipRole)

@@ -59,7 +59,7 @@ from leakview.gui.screen_fit import FillingColumn
 from leakview.images import FolderListing, relative_name, true_label
 from leakview.layout import region_names
 from leakview.masks import mask_path
-from leakview.verdict import leak_flag, topk_threshold
+from leakview.verdict import leak_flag, suspect_threshold, topk_threshold
 
 ANNOTATED_TIP = "Annotated: images with an expected-region mask (drawn or imported)."
 
@@ -80,6 +80,8 @@ class BadgeResult:
     topk_share: float | None       #: ``topk_intersection``
     mask_area: float | None        #: ``mask_area_frac``
     error: str = ""
+    suspect_share: float | None = None   #: ``suspect_topk_share``
+    suspect_area: float | None = None    #: ``suspect_area_frac``
 
 
 @dataclass
@@ -181,13 +183,17 @@ class ImageTableModel(QAbstractTableModel):
         for result in rows:
             row.results[str(result["method"])] = BadgeResult(
                 parse_number(result.get("topk_intersection")),
-                parse_number(result.get("mask_area_frac")), str(result.get("error") or ""))
+                parse_number(result.get("mask_area_frac")), str(result.get("error") or ""),
+                parse_number(result.get("suspect_topk_share")),
+                parse_number(result.get("suspect_area_frac")))
         self._row_changed(number)
 
     def badge_flag(self, result: BadgeResult) -> int | None:
         """The leak flag of the badge's value under the state's rule (1, 0, None)."""
         return leak_flag({"topk_intersection": result.topk_share,
-                          "mask_area_frac": result.mask_area}, self.state.rule,
+                          "mask_area_frac": result.mask_area,
+                          "suspect_topk_share": result.suspect_share,
+                          "suspect_area_frac": result.suspect_area}, self.state.rule,
                          self.state.topk_fraction)
 
     def badge_tooltip(self, result: BadgeResult) -> str:
@@ -198,14 +204,22 @@ class ImageTableModel(QAbstractTableModel):
         if result.error and result.topk_share is None:
             return f"{method}: {result.error}"
         if result.topk_share is None:
-            return f"{method}: {top} share in the mask undefined (no mask, or an all-zero map)"
-        text = f"{method}: {top} share in the mask (topk_intersection) {result.topk_share:.2f}"
-        threshold = topk_threshold(result.mask_area, self.state.rule, self.state.topk_fraction)
-        if threshold is not None:
-            text += f"; leak below {threshold:.2f}"
-            if threshold < self.state.rule.min_topk_share:
-                text += (f" ({self.state.rule.min_topk_share:g} of the share a mask of "
-                         f"{result.mask_area:.1%} can hold)")
+            text = f"{method}: {top} share in the mask undefined (no mask, or an all-zero map)"
+        else:
+            text = (f"{method}: {top} share in the mask (topk_intersection) "
+                    f"{result.topk_share:.2f}")
+            threshold = topk_threshold(result.mask_area, self.state.rule,
+                                       self.state.topk_fraction)
+            if threshold is not None:
+                text += f"; leak below {threshold:.2f}"
+                if threshold < self.state.rule.min_topk_share:
+                    text += (f" ({self.state.rule.min_topk_share:g} of the share a mask of "
+                             f"{result.mask_area:.1%} can hold)")
+        limit = suspect_threshold(result.suspect_area, self.state.rule,
+                                  self.state.topk_fraction)
+        if result.suspect_share is not None and limit is not None:
+            text += (f"\nsuspect region: {top} share {result.suspect_share:.2f} "
+                     f"(suspect_topk_share); leak above {limit:.2f}")
         return text
 
     def refresh_masks(self) -> None:
