@@ -190,7 +190,8 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def merge_csv(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
               method_order: Sequence[str] = ()) -> int:
     """Join shard CSVs into one, rows sorted by image (natural order) then method; duplicates
-    (same image, method and target) are kept once. Returns the row count."""
+    (same image, method, target and model) are kept once: rows of two models both stay.
+    Returns the row count."""
     merged: dict[tuple[str, ...], dict[str, str]] = {}
     columns: list[str] = list(CSV_COLUMNS)
     for source in inputs:
@@ -199,11 +200,12 @@ def merge_csv(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[s
             for key in row:
                 if key not in columns:
                     columns.append(key)
-            merged.setdefault((row["image"], row["method"], row["target"]), row)
+            merged.setdefault((row["image"], row["method"], row["target"], row.get("model", "")),
+                              row)
     order = {name: position for position, name in enumerate(method_order)}
     rows = sorted(merged.values(), key=lambda row: (
         natural_sort_key(row["image"]), order.get(row["method"], len(order)), row["method"],
-        row["target"]))
+        row["target"], row.get("model", "")))
     buffer = io.StringIO()
     writer = _Writer(buffer)
     writer.writerow(columns)

@@ -216,9 +216,10 @@ def run_scan_to_files(job: ScanJob, stream: TextIO | None = None,
     if stream is not None:
         for method, reason in unavailable.items():
             print(f"{method} skipped: {reason}", file=stream)
-    migration = migrate_legacy_markers(job.folder)  # before the scan reads suspect regions
-    if stream is not None and (moved := migration.message()) is not None:
-        print(moved, file=stream)
+    if job.masks is None:   # old marker masks become the default masks root's suspect regions
+        migration = migrate_legacy_markers(job.folder)  # (before the scan reads them)
+        if stream is not None and (moved := migration.message()) is not None:
+            print(moved, file=stream)
     problems: list[str] = []
     listing = list_folder(job.folder,
                           on_error=lambda path, reason: problems.append(f"{path}: {reason}"))

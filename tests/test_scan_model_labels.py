@@ -184,3 +184,19 @@ def test_many_unmatched_folders_are_summarised(tmp_path) -> None:
     assert labels["accuracy"] is None and labels["unlabelled"] == 12
     text = labels_text(labels)
     assert "accuracy n/a over 0 of 12" in text and "and 7 more" in text
+
+
+def test_merge_keeps_the_rows_of_two_models_of_the_same_image(tmp_path):
+    from leakview.csvio import merge_csv, read_csv
+    from leakview.scanrow import SCAN_COLUMNS
+
+    inputs = []
+    for model in ("clean.pt", "leaky.pt"):
+        path = tmp_path / f"{model}.csv"
+        cells = {column: "" for column in SCAN_COLUMNS}
+        cells.update(image="a/x.png", method="saliency", target="a", model=model)
+        path.write_text(",".join(SCAN_COLUMNS) + "\n" + ",".join(cells.values()) + "\n",
+                        encoding="utf-8")
+        inputs.append(path)
+    assert merge_csv(inputs, tmp_path / "all.csv") == 2
+    assert [row["model"] for row in read_csv(tmp_path / "all.csv")] == ["clean.pt", "leaky.pt"]

@@ -69,8 +69,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "kind's name unless --kind-map gives the kind one. Existing output is not "
             "replaced unless --overwrite. Exit status 0 when a region was exported, 1 "
             "otherwise."))
-    exporter.add_argument("--root", required=True, help="image folder whose masks to export")
-    exporter.add_argument("--masks", help="masks root (default: ROOT/.leakview/masks)")
+    exporter.add_argument("--root", required=True, type=argtypes.root,
+                          help="image folder whose masks to export")
+    exporter.add_argument("--masks", type=argtypes.root,
+                          help="masks root (default: ROOT/.leakview/masks)")
     exporter.add_argument("--format", dest="fmt", required=True, choices=("labelme", "coco"),
                           help="annotation format")
     exporter.add_argument("--out", required=True,

@@ -51,9 +51,10 @@ class FolderController:
             self.notify(f"Cannot open folder {given}: {error}", "error")
             return False
         self.store.flush()
-        migration = migrate_legacy_markers(root)  # before anything reads a suspect region
-        if (moved := migration.message()) is not None:
-            self.notify(moved, "warning" if migration.error or migration.kept else "info")
+        if self.state.masks_root is None:   # old marker masks -> the default suspect regions
+            migration = migrate_legacy_markers(root)  # (before anything reads one)
+            if (moved := migration.message()) is not None:
+                self.notify(moved, "warning" if migration.error or migration.kept else "info")
         # the state's folder: everything holding the previous folder's results listens to
         # it and forgets them (analysis, session, image and panels); the settings save it
         self.session.set_folder(root)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from leakview import scanrow
 from leakview.attribution import METHODS
 from leakview.metrics import METRIC_DESCRIPTIONS, METRIC_NAMES
 
@@ -25,8 +26,7 @@ IMAGE_RULE_TIP = ("LEAK when less than this share of the image's 5% most-attribu
 SUSPECT_RULE_TIP = ("LEAK when more than this share of the image's 5% most-attributed pixels "
                     "lies in its suspect region (scaled down for regions smaller than 5% of the "
                     "image)")
-SUSPECT_METRICS = {"mask_area_frac": "suspect_area_frac", "mass_in_mask": "suspect_mass",
-                   "topk_intersection": "suspect_topk_share"}
+SUSPECT_METRICS = {metric: column for column, metric in scanrow.SUSPECT_METRICS.items()}
 """The suspect row's value in each metric column that has one."""
 SUSPECT_COLOR = QColor(200, 40, 160)
 SUSPECT_LABEL = "↳ suspect"
