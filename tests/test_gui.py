@@ -437,7 +437,10 @@ def test_cli_gui_command_uses_run_app(monkeypatch):
     assert cli.main(["gui", "some/dir", "--model", "m.pt"]) == 0
     assert cli.main(["gui", "--demo"]) == 0
     assert cli.main(["gui", "--model", "w.pt", "--arch", "resnet18", "--classes", "a,b"]) == 0
-    assert calls[:2] == [("some/dir", "m.pt", False, None), (None, None, True, None)]
+    from leakview.layout import normalise_root
+
+    assert calls[:2] == [(normalise_root("some/dir"), "m.pt", False, None),
+                         (None, None, True, None)]       # the folder as an absolute root
     assert calls[2][3].arch == "resnet18" and calls[2][3].classes == ("a", "b")
 
 
