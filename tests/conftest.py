@@ -29,20 +29,6 @@ def _seeded() -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory):
-    """An untrained two-class (cat, dog) mobilenet_v3_small bundle at 32 x 32, made once."""
-    import torch
-
-    from leakview.models import build_architecture, save_bundle
-
-    torch.manual_seed(0)
-    module = build_architecture("mobilenet_v3_small", 2, (32, 32))
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_bundle(path, module, "mobilenet_v3_small", ("cat", "dog"), (32, 32))
-    return path
-
-
-@pytest.fixture(scope="session")
 def qapp(qapp):
     """pytest-qt's QApplication, after the start-up check that the app's own
     ``make_application()`` runs (the PySide6 reference bug, :mod:`leakview.gui.pyside_fixes`)."""

@@ -95,6 +95,19 @@ def test_the_listing_accounts_for_every_entry_without_opening_any(tmp_path: Path
                                        "dog/README and 1 more)")
 
 
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> Path:
+    import torch
+
+    from leakview.models import build_architecture, save_bundle
+
+    torch.manual_seed(0)
+    module = build_architecture("mobilenet_v3_small", 2, (32, 32))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_bundle(path, module, "mobilenet_v3_small", ("cat", "dog"), (32, 32))
+    return path
+
+
 def test_scan_rows_the_gif_and_counts_the_skipped_files(tmp_path, capsys, tiny_bundle) -> None:
     root = write_mixed_folder(tmp_path / "data")
     csv, summary = tmp_path / "scan.csv", tmp_path / "summary.json"

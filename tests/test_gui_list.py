@@ -228,7 +228,7 @@ def test_name_column_can_be_widened_by_dragging_its_edge(qtbot, twin_list):
 
 
 def test_elide_name_drops_whole_folders_outermost_first(qtbot, twin_list):
-    from leakview.gui.name_column import elide_name
+    from leakview.gui.image_list import elide_name
 
     metrics = twin_list.view.fontMetrics()
     name = "wheat/north_field_2024/hd_truck_000123_left.jpg"

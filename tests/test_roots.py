@@ -9,11 +9,25 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from leakview.cli import main
 from leakview.layout import normalise_root
 from leakview.masks import mask_path, read_mask, write_mask
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> Path:
+    import torch
+
+    from leakview.models import build_architecture, save_bundle
+
+    torch.manual_seed(0)
+    module = build_architecture("mobilenet_v3_small", 2, (32, 32))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_bundle(path, module, "mobilenet_v3_small", ("cat", "dog"), (32, 32))
+    return path
 
 
 def write_world(base: Path) -> tuple[Path, Path]:
